@@ -1,0 +1,181 @@
+//! What each command does, from loaded config to exit code. Exit codes:
+//! 0 success, 1 runtime failure (or `--strict` errors), 2 invalid config.
+
+use std::path::Path;
+
+use crate::cli::{Common, FilterArgs, LogFormat};
+use crate::config::{self, Config, DEFAULT_CONFIG, Diagnostic};
+use crate::stats::Report;
+use crate::topology::{self, shutdown};
+use crate::{daemon, filter_cmd, graph};
+
+/// Exit status for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status for a runtime failure.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status for an invalid configuration or invocation.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Sets up tracing on stderr.
+pub fn init_logging(common: &Common, filter_mode: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = if common.quiet {
+        "warn"
+    } else {
+        common.log_level.as_str()
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match (common.log_format, filter_mode) {
+        (LogFormat::Json, _) => builder.json().try_init(),
+        (LogFormat::Text, true) => builder.without_time().try_init(),
+        (LogFormat::Text, false) => builder.try_init(),
+    };
+}
+
+fn load(path: Option<&Path>) -> Result<Config, Vec<Diagnostic>> {
+    match path {
+        Some(p) => config::load_file(p),
+        None => config::parse("config/default.toml (embedded)", DEFAULT_CONFIG),
+    }
+}
+
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+    eprintln!(
+        "error: invalid configuration ({} problem{})",
+        diags.len(),
+        if diags.len() == 1 { "" } else { "s" }
+    );
+}
+
+/// `sluice check CONFIG`
+pub fn check(path: &Path) -> u8 {
+    match config::load_file(path) {
+        Ok(c) => {
+            let count = |r| c.stages.iter().filter(|s| s.role == r).count();
+            println!(
+                "{}: ok: {} stages ({} sources, {} transforms, {} sinks), {} edges",
+                path.display(),
+                c.stages.len(),
+                count(config::Role::Source),
+                count(config::Role::Transform),
+                count(config::Role::Sink),
+                graph::edge_count(&c)
+            );
+            EXIT_OK
+        }
+        Err(diags) => {
+            print_diagnostics(&diags);
+            EXIT_CONFIG
+        }
+    }
+}
+
+/// `sluice graph CONFIG`
+pub fn graph(path: &Path) -> u8 {
+    match config::load_file(path) {
+        Ok(c) => {
+            print!("{}", graph::dot(&c));
+            EXIT_OK
+        }
+        Err(diags) => {
+            print_diagnostics(&diags);
+            EXIT_CONFIG
+        }
+    }
+}
+
+/// `sluice run [CONFIG]`
+pub fn run(path: Option<&Path>, report: Option<&Path>, common: &Common) -> u8 {
+    match load(path) {
+        Ok(c) => execute(&c, report, common.quiet, true).0,
+        Err(diags) => {
+            print_diagnostics(&diags);
+            EXIT_CONFIG
+        }
+    }
+}
+
+/// `sluice filter PROGRAM`
+pub fn filter(args: &FilterArgs, common: &Common) -> u8 {
+    let config = match filter_cmd::config(args) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_CONFIG;
+        }
+    };
+    let (code, report) = execute(&config, args.report.as_deref(), true, false);
+    let _ = common;
+    match report {
+        Some(r) if code == EXIT_OK && args.strict && r.errors > 0 => {
+            eprintln!(
+                "error: {} input lines were malformed or failed (--strict)",
+                r.errors
+            );
+            EXIT_FAILURE
+        }
+        _ => code,
+    }
+}
+
+/// Builds and runs `config` on a fresh runtime; prints the summary unless
+/// `quiet`; writes the report when asked.
+fn execute(
+    config: &Config,
+    report_path: Option<&Path>,
+    quiet: bool,
+    summary: bool,
+) -> (u8, Option<Report>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return (EXIT_FAILURE, None);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let (trigger, listener) = shutdown::channel();
+        let pieces = topology::build(config, &listener)?;
+        let force = daemon::watch_signals(trigger, config.pipeline.shutdown_grace);
+        anyhow::Ok(topology::run(pieces, force).await)
+    });
+    // Blocking readers (stdin) may still be parked in a read; do not wait for them.
+    runtime.shutdown_background();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return (EXIT_FAILURE, None);
+        }
+    };
+    if summary && !quiet {
+        eprintln!("{}", outcome.report.summary());
+    }
+    if let Some(path) = report_path {
+        let written = serde_json::to_vec_pretty(&outcome.report)
+            .map_err(std::io::Error::other)
+            .and_then(|json| std::fs::write(path, json));
+        if let Err(e) = written {
+            eprintln!("error: cannot write the report to {}: {e}", path.display());
+            return (EXIT_FAILURE, Some(outcome.report));
+        }
+    }
+    if outcome.failures.is_empty() {
+        (EXIT_OK, Some(outcome.report))
+    } else {
+        for f in &outcome.failures {
+            eprintln!("error: {f}");
+        }
+        (EXIT_FAILURE, Some(outcome.report))
+    }
+}

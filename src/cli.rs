@@ -1,0 +1,121 @@
+//! The command line: `run`, `check`, `graph` and `filter`, their options,
+//! and the mapping from outcomes to exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::app;
+
+/// sluice: a streaming pipeline of bounded stages — sources, jq transforms
+/// and sinks declared in TOML — and a parallel, ordered jq for the shell.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Log format on stderr (logs never go to stdout).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log level (overridden by RUST_LOG when set).
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    /// Print nothing on stderr but warnings and errors; no summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for journald and log collectors.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the pipeline in CONFIG (default: the embedded demo) until every
+    /// source has ended and every sink has flushed, or until SIGTERM/SIGINT.
+    Run {
+        /// The pipeline configuration (TOML).
+        config: Option<PathBuf>,
+        /// Write a JSON report (per-stage counts, elapsed) to FILE at exit.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
+    /// Validate CONFIG without starting anything.
+    Check {
+        /// The pipeline configuration (TOML).
+        config: PathBuf,
+    },
+    /// Print the stage graph of CONFIG in Graphviz DOT.
+    Graph {
+        /// The pipeline configuration (TOML).
+        config: PathBuf,
+    },
+    /// Filter JSON lines from stdin to stdout with a jq program, in parallel,
+    /// keeping input order.
+    Filter(FilterArgs),
+}
+
+/// Options of `sluice filter`.
+#[derive(Debug, Args, Clone)]
+pub struct FilterArgs {
+    /// The jq program (jaq dialect), e.g. 'select(.level == "error")'.
+    pub program: String,
+    /// Worker threads running the program (default: number of CPUs).
+    #[arg(short, long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Capacity of each edge, in events.
+    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_CAPACITY)]
+    pub capacity: usize,
+    /// Write outputs as they are ready instead of in input order.
+    #[arg(long)]
+    pub unordered: bool,
+    /// Read each line as a JSON string instead of parsing it (like jq -R).
+    #[arg(short = 'R', long)]
+    pub raw_input: bool,
+    /// Write strings without quotes (like jq -r).
+    #[arg(short = 'r', long)]
+    pub raw_output: bool,
+    /// Exit non-zero at the end if any line was malformed or failed.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write a JSON report to FILE at exit.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter_mode = matches!(cli.command, Command::Filter(_));
+    app::init_logging(&cli.common, filter_mode);
+    let code = match cli.command {
+        Command::Run { config, report } => {
+            app::run(config.as_deref(), report.as_deref(), &cli.common)
+        }
+        Command::Check { config } => app::check(&config),
+        Command::Graph { config } => app::graph(&config),
+        Command::Filter(args) => app::filter(&args, &cli.common),
+    };
+    ExitCode::from(code)
+}
+
+/// Where a path came from, for messages.
+pub fn display(path: Option<&Path>) -> String {
+    path.map_or_else(
+        || "config/default.toml (embedded)".into(),
+        |p| p.display().to_string(),
+    )
+}

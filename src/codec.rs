@@ -1,0 +1,331 @@
+//! Line framing, and the `json` / `text` codecs that turn lines into events and
+//! events back into lines.
+//!
+//! Framing is newline-delimited with a maximum line length: a longer line is
+//! skipped up to its newline and reported, it is never buffered whole.
+
+use std::io::{self, Read, Write};
+
+use jaq_json::Val;
+use serde::Deserialize;
+
+use crate::event::{Event, error_event};
+
+/// Default limit on one input line: 1 MiB, far above any sane log line, far
+/// below what would hurt memory if a peer never sends a newline.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Starting size of a reader's buffer; it grows only for lines longer than this.
+const INITIAL_BUFFER: usize = 256 * 1024;
+
+/// How many bytes of an over-long line are kept in its error event.
+const TOO_LONG_PREFIX: usize = 256;
+
+/// How lines map to events.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    /// Each line is one JSON value (blank lines are skipped, like jq).
+    #[default]
+    Json,
+    /// Each line is one string (like `jq -R` in, `jq -r` out).
+    Text,
+}
+
+/// One framed line handed out by [`LineReader`].
+#[derive(Debug)]
+pub enum Line<'a> {
+    /// A complete line, without its newline.
+    Complete(&'a [u8]),
+    /// A line longer than the limit: its first bytes and its full length.
+    TooLong { prefix: &'a [u8], len: usize },
+}
+
+/// Splits a byte stream into lines, never holding more than `max_line` bytes
+/// of one line.
+pub struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`.
+    start: usize,
+    /// End of the valid bytes in `buf`.
+    end: usize,
+    max_line: usize,
+    /// Line number of the next line (1-based).
+    line: u64,
+    /// Set while skipping the rest of an over-long line: (prefix, bytes seen).
+    skipping: Option<(Vec<u8>, usize)>,
+    eof: bool,
+    /// Total bytes read so far.
+    pub bytes_read: u64,
+}
+
+impl<R: Read> LineReader<R> {
+    /// Frames `inner` with a maximum line length of `max_line` bytes.
+    pub fn new(inner: R, max_line: usize) -> Self {
+        LineReader {
+            inner,
+            buf: vec![0; INITIAL_BUFFER],
+            start: 0,
+            end: 0,
+            max_line,
+            line: 1,
+            skipping: None,
+            eof: false,
+            bytes_read: 0,
+        }
+    }
+
+    /// Reads one chunk and calls `f(line_number, line)` for each line it
+    /// completes. Returns `Ok(false)` once the input is exhausted.
+    pub fn read_chunk(&mut self, mut f: impl FnMut(u64, Line<'_>)) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        // Make room: move the partial line to the front.
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let n = loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.bytes_read += n as u64;
+        let scan_from = self.end;
+        self.end += n;
+        if n == 0 {
+            self.eof = true;
+            self.finish(&mut f);
+            return Ok(false);
+        }
+        self.split(scan_from, &mut f);
+        Ok(true)
+    }
+
+    fn split(&mut self, mut scan_from: usize, f: &mut impl FnMut(u64, Line<'_>)) {
+        loop {
+            let found = memchr::memchr(b'\n', &self.buf[scan_from..self.end]);
+            if let Some((prefix, seen)) = self.skipping.as_mut() {
+                match found {
+                    Some(i) => {
+                        let len = *seen + (scan_from + i - self.start);
+                        let prefix = std::mem::take(prefix);
+                        f(
+                            self.line,
+                            Line::TooLong {
+                                prefix: &prefix,
+                                len,
+                            },
+                        );
+                        self.line += 1;
+                        self.skipping = None;
+                        self.start = scan_from + i + 1;
+                        scan_from = self.start;
+                        continue;
+                    }
+                    None => {
+                        *seen += self.end - self.start;
+                        self.start = self.end;
+                        return;
+                    }
+                }
+            }
+            match found {
+                Some(i) => {
+                    let nl = scan_from + i;
+                    let len = nl - self.start;
+                    if len > self.max_line {
+                        let p = &self.buf[self.start..self.start + TOO_LONG_PREFIX.min(len)];
+                        f(self.line, Line::TooLong { prefix: p, len });
+                    } else {
+                        f(self.line, Line::Complete(&self.buf[self.start..nl]));
+                    }
+                    self.line += 1;
+                    self.start = nl + 1;
+                    scan_from = self.start;
+                }
+                None => {
+                    let pending = self.end - self.start;
+                    if pending > self.max_line {
+                        let p = self.buf[self.start..self.start + TOO_LONG_PREFIX].to_vec();
+                        self.skipping = Some((p, pending));
+                        self.start = self.end;
+                    } else if self.end == self.buf.len() {
+                        // The partial line fills the buffer but is within the
+                        // limit: grow (bounded by max_line + one read).
+                        let new_len = (self.buf.len() * 2).min(self.max_line + 64 * 1024 + 1);
+                        self.buf.resize(new_len.max(self.buf.len() + 1), 0);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, f: &mut impl FnMut(u64, Line<'_>)) {
+        if let Some((prefix, seen)) = self.skipping.take() {
+            let len = seen + (self.end - self.start);
+            f(
+                self.line,
+                Line::TooLong {
+                    prefix: &prefix,
+                    len,
+                },
+            );
+        } else if self.end > self.start {
+            let len = self.end - self.start;
+            if len > self.max_line {
+                let p = &self.buf[self.start..self.start + TOO_LONG_PREFIX];
+                f(self.line, Line::TooLong { prefix: p, len });
+            } else {
+                f(self.line, Line::Complete(&self.buf[self.start..self.end]));
+            }
+        }
+        self.start = self.end;
+    }
+}
+
+/// Turns a framed line into an event, or into an error event for `stage`.
+pub fn decode(
+    codec: Codec,
+    stage: &str,
+    line_no: u64,
+    line: Line<'_>,
+) -> Option<Result<Event, Event>> {
+    let bytes = match line {
+        Line::Complete(b) => b,
+        Line::TooLong { prefix, len } => {
+            let reason = format!(
+                "line {line_no} is {len} bytes long, over the limit (max_line_bytes); first {} bytes kept",
+                prefix.len()
+            );
+            let input = Val::from(String::from_utf8_lossy(prefix).into_owned());
+            return Some(Err(error_event(stage, &reason, input, line_no)));
+        }
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let reason = format!(
+                "invalid UTF-8 at byte {} of line {line_no}",
+                e.valid_up_to()
+            );
+            let input = Val::from(String::from_utf8_lossy(bytes).into_owned());
+            return Some(Err(error_event(stage, &reason, input, line_no)));
+        }
+    };
+    match codec {
+        Codec::Text => Some(Ok(Event {
+            value: Val::from(text.to_string()),
+            line: line_no,
+        })),
+        Codec::Json => {
+            if text.bytes().all(|b| b.is_ascii_whitespace()) {
+                return None;
+            }
+            match jaq_json::read::parse_single(bytes) {
+                Ok(value) => Some(Ok(Event {
+                    value,
+                    line: line_no,
+                })),
+                Err(e) => {
+                    let reason = format!("invalid JSON on line {line_no}: {e}");
+                    Some(Err(error_event(
+                        stage,
+                        &reason,
+                        Val::from(text.to_string()),
+                        line_no,
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// Writes `value` as one line: compact JSON, or for `text` a string's raw bytes.
+pub fn encode(codec: Codec, value: &Val, out: &mut Vec<u8>) {
+    match (codec, value) {
+        (Codec::Text, Val::TStr(s) | Val::BStr(s)) => out.extend_from_slice(s),
+        _ => {
+            // Writing into a Vec cannot fail.
+            let _ = jaq_json::write::write(out, &jaq_json::write::Pp::default(), 0, value);
+        }
+    }
+    out.push(b'\n');
+}
+
+/// Encodes `value` and writes it to `w` (convenience for tests and small sinks).
+pub fn write_value(codec: Codec, value: &Val, w: &mut impl Write) -> io::Result<()> {
+    let mut buf = Vec::new();
+    encode(codec, value, &mut buf);
+    w.write_all(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<(u64, String)> {
+        let mut r = LineReader::new(input, max);
+        let mut out = Vec::new();
+        let mut push = |n: u64, l: Line<'_>| {
+            out.push((
+                n,
+                match l {
+                    Line::Complete(b) => String::from_utf8_lossy(b).into_owned(),
+                    Line::TooLong { len, .. } => format!("<too long: {len}>"),
+                },
+            ))
+        };
+        while r.read_chunk(&mut push).unwrap() {}
+        out
+    }
+
+    #[test]
+    fn splits_lines_and_keeps_a_last_line_without_newline() {
+        assert_eq!(
+            lines(b"a\nbb\n\nccc", 10),
+            vec![
+                (1, "a".into()),
+                (2, "bb".into()),
+                (3, "".into()),
+                (4, "ccc".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn over_long_lines_are_reported_with_their_length() {
+        let mut input = b"ok\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 300_000));
+        input.extend(b"\nafter\n");
+        assert_eq!(
+            lines(&input, 1000),
+            vec![
+                (1, "ok".into()),
+                (2, "<too long: 300000>".into()),
+                (3, "after".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn decode_reports_bad_json_and_bad_utf8() {
+        let bad = decode(Codec::Json, "s", 7, Line::Complete(b"{\"a\":")).unwrap();
+        assert!(bad.is_err());
+        let bad = decode(Codec::Json, "s", 8, Line::Complete(b"\"\xff\"")).unwrap();
+        assert!(bad.is_err());
+        assert!(decode(Codec::Json, "s", 9, Line::Complete(b"  ")).is_none());
+        let ok = decode(Codec::Text, "s", 9, Line::Complete(b"hi"))
+            .unwrap()
+            .unwrap();
+        let mut out = Vec::new();
+        encode(Codec::Json, &ok.value, &mut out);
+        assert_eq!(out, b"\"hi\"\n");
+    }
+}

@@ -1,0 +1,287 @@
+//! Reads TOML into a [`Config`], collecting every problem with its place.
+//!
+//! The text is parsed once into a spanned tree; each stage's common keys are
+//! taken out, and the rest is handed to the stage kind's own
+//! `deny_unknown_fields` struct, so a typo is reported at the typo.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use crate::config::diagnostic::{Diagnostics, did_you_mean};
+use crate::config::{Config, Diagnostic, InputRef, PipelineConfig, Role, StageConfig, StageKind};
+use crate::{graph, sinks, sources, transforms};
+
+/// Reads and validates the configuration in `path`.
+pub fn load_file(path: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&file, &text),
+        Err(e) => Err(vec![Diagnostic {
+            file,
+            line: 0,
+            col: 0,
+            message: format!("cannot read the configuration: {e}"),
+        }]),
+    }
+}
+
+/// Parses and validates `text` (read from `file`); every problem found is
+/// returned, not only the first.
+pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
+    let mut diags = Diagnostics::new(file, text);
+    let root = match DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            diags.push_toml(&e, 0..0);
+            return Err(diags.list);
+        }
+    };
+    let root_span = root.span();
+    let mut pipeline = PipelineConfig::default();
+    let mut stages = Vec::new();
+    let mut sections: HashMap<&str, Spanned<DeValue<'_>>> = HashMap::new();
+    for (key, value) in root.into_inner() {
+        match key.get_ref().as_ref() {
+            k @ ("pipeline" | "sources" | "transforms" | "sinks") => {
+                let k: &'static str = match k {
+                    "pipeline" => "pipeline",
+                    "sources" => "sources",
+                    "transforms" => "transforms",
+                    _ => "sinks",
+                };
+                sections.insert(k, value);
+            }
+            other => {
+                let hint = did_you_mean(other, ["pipeline", "sources", "transforms", "sinks"])
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                diags.push(
+                    key.span(),
+                    format!("unknown section `{other}`, expected pipeline, sources, transforms or sinks{hint}"),
+                );
+            }
+        }
+    }
+    if let Some(p) = sections.remove("pipeline") {
+        let span = p.span();
+        match PipelineConfig::deserialize(ValueDeserializer::from(p)) {
+            Ok(p) => pipeline = p,
+            Err(e) => diags.push_toml(&e, span),
+        }
+    }
+    if pipeline.capacity == 0 {
+        diags.push(
+            root_span.start..root_span.start,
+            "`pipeline.capacity` must be at least 1",
+        );
+    }
+    if pipeline.metrics_address.is_some() {
+        tracing::warn!("`metrics_address` is accepted but this build serves no metrics yet");
+    }
+    for role in [Role::Source, Role::Transform, Role::Sink] {
+        let Some(section) = sections.remove(role.section()) else {
+            continue;
+        };
+        let span = section.span();
+        let DeValue::Table(table) = section.into_inner() else {
+            diags.push(
+                span,
+                format!("`{}` must be a table of stages", role.section()),
+            );
+            continue;
+        };
+        for (name, value) in table {
+            if let Some(stage) = parse_stage(role, name, value, &pipeline, text, &mut diags) {
+                stages.push(stage);
+            }
+        }
+    }
+    if !stages.iter().any(|s| s.role == Role::Source) && diags.list.is_empty() {
+        diags.push(0..0, "no source: add a [sources.NAME] table");
+    }
+    if !stages.iter().any(|s| s.role == Role::Sink) && diags.list.is_empty() {
+        diags.push(0..0, "no sink: add a [sinks.NAME] table");
+    }
+    graph::validate(&stages, &mut diags);
+    if diags.list.is_empty() {
+        Ok(Config {
+            file: file.to_string(),
+            pipeline,
+            stages,
+        })
+    } else {
+        Err(diags.list)
+    }
+}
+
+fn parse_stage(
+    role: Role,
+    name: Spanned<Cow<'_, str>>,
+    value: Spanned<DeValue<'_>>,
+    pipeline: &PipelineConfig,
+    text: &str,
+    diags: &mut Diagnostics<'_>,
+) -> Option<StageConfig> {
+    let name_span = name.span();
+    let name = name.into_inner().into_owned();
+    let span = value.span();
+    let before = diags.list.len();
+    if name.is_empty() || name.contains('.') || name.contains(char::is_whitespace) {
+        diags.push(
+            name_span.clone(),
+            format!(
+                "invalid stage name `{name}`: use letters, digits, `_` or `-` (no dots or spaces)"
+            ),
+        );
+    }
+    let DeValue::Table(mut table) = value.into_inner() else {
+        diags.push(span, format!("`{}.{name}` must be a table", role.section()));
+        return None;
+    };
+    let type_name = match table.remove("type") {
+        Some(t) => match t.get_ref().as_str() {
+            Some(s) => Some((s.to_string(), t.span())),
+            None => {
+                diags.push(t.span(), "`type` must be a string");
+                None
+            }
+        },
+        None => {
+            diags.push(
+                span.clone(),
+                format!(
+                    "stage `{name}` has no `type`: expected one of {}",
+                    types(role).join(", ")
+                ),
+            );
+            None
+        }
+    };
+    let mut inputs = Vec::new();
+    match (role, table.remove("inputs")) {
+        (Role::Source, Some(v)) => diags.push(
+            v.span(),
+            format!("source `{name}` cannot have `inputs`: sources read from outside the pipeline; make it a transform or remove `inputs`"),
+        ),
+        (_, Some(v)) => {
+            let vspan = v.span();
+            match Vec::<Spanned<String>>::deserialize(ValueDeserializer::from(v)) {
+                Ok(list) => {
+                    inputs = list
+                        .into_iter()
+                        .map(|s| {
+                            let sp = s.span();
+                            InputRef::parse(s.get_ref(), sp)
+                        })
+                        .collect();
+                }
+                Err(_) => diags.push(vspan, "`inputs` must be an array of stage names, e.g. [\"app\", \"parse.errors\"]"),
+            }
+        }
+        (_, None) => {}
+    }
+    let mut workers = 1;
+    let mut capacity = pipeline.capacity;
+    if role == Role::Transform {
+        if let Some(v) = table.remove("workers") {
+            workers = positive(v, "workers", diags).unwrap_or(1);
+        }
+        if let Some(v) = table.remove("capacity") {
+            capacity = positive(v, "capacity", diags).unwrap_or(capacity);
+        }
+    }
+    let mut ordered = false;
+    if role == Role::Sink {
+        if let Some(v) = table.remove("capacity") {
+            capacity = positive(v, "capacity", diags).unwrap_or(capacity);
+        }
+        if let Some(v) = table.remove("ordered") {
+            match v.get_ref().as_bool() {
+                Some(b) => ordered = b,
+                None => diags.push(v.span(), "`ordered` must be true or false"),
+            }
+        }
+    }
+    let (type_name, type_span) = type_name?;
+    let rest = ValueDeserializer::from(Spanned::new(span.clone(), DeValue::Table(table)));
+    let parsed = match role {
+        Role::Source => sources::parse(&type_name, rest).map(|r| r.map(StageKind::Source)),
+        Role::Transform => transforms::parse(&type_name, rest).map(|r| r.map(StageKind::Transform)),
+        Role::Sink => sinks::parse(&type_name, rest).map(|r| r.map(StageKind::Sink)),
+    };
+    let kind = match parsed {
+        None => {
+            let hint = did_you_mean(&type_name, types(role).iter().copied())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            diags.push(
+                type_span,
+                format!(
+                    "unknown {} type `{type_name}`, expected one of {}{hint}",
+                    role.as_str(),
+                    types(role).join(", ")
+                ),
+            );
+            return None;
+        }
+        Some(Err(e)) => {
+            diags.push_toml(&e, span.clone());
+            return None;
+        }
+        Some(Ok(kind)) => kind,
+    };
+    let problems = match &kind {
+        StageKind::Source(s) => s.validate(),
+        StageKind::Transform(t) => t.validate(text),
+        StageKind::Sink(s) => s.validate(),
+    };
+    for (at, message) in problems {
+        diags.push(
+            at.unwrap_or(span.clone()),
+            format!("{} `{name}`: {message}", role.as_str()),
+        );
+    }
+    if diags.list.len() > before {
+        return None;
+    }
+    Some(StageConfig {
+        name,
+        role,
+        type_name,
+        inputs,
+        workers,
+        capacity,
+        ordered,
+        kind,
+        span,
+    })
+}
+
+fn types(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Source => sources::TYPES,
+        Role::Transform => transforms::TYPES,
+        Role::Sink => sinks::TYPES,
+    }
+}
+
+fn positive(v: Spanned<DeValue<'_>>, key: &str, diags: &mut Diagnostics<'_>) -> Option<usize> {
+    let span: Range<usize> = v.span();
+    match i64::deserialize(ValueDeserializer::from(v)) {
+        Ok(n) if n >= 1 => Some(n as usize),
+        Ok(n) => {
+            diags.push(span, format!("`{key}` must be at least 1, got {n}"));
+            None
+        }
+        Err(_) => {
+            diags.push(span, format!("`{key}` must be a positive integer"));
+            None
+        }
+    }
+}

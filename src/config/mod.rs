@@ -1,0 +1,212 @@
+//! The configuration: TOML schema, loading with `FILE:LINE:COL` diagnostics,
+//! and validation of everything that can be checked before starting.
+//!
+//! Kind-specific settings live with their stage kind (`sources/`,
+//! `transforms/`, `sinks/`); this module owns the common keys and the
+//! `[pipeline]` table.
+
+pub mod diagnostic;
+pub mod duration;
+mod load;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use diagnostic::Diagnostic;
+pub use load::{load_file, parse};
+
+use crate::sinks::SinkConfig;
+use crate::sources::SourceConfig;
+use crate::transforms::TransformConfig;
+
+/// The embedded default configuration (`sluice run` with no file).
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
+
+/// Default edge capacity, in events.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// A validated pipeline configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// File name used in messages.
+    pub file: String,
+    /// The `[pipeline]` table.
+    pub pipeline: PipelineConfig,
+    /// Every stage: sources, then transforms, then sinks, each in file order.
+    pub stages: Vec<StageConfig>,
+}
+
+/// The `[pipeline]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Default capacity of every edge, in events.
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+    /// How long a SIGTERM drain may take before the exit is forced.
+    #[serde(default = "default_grace", deserialize_with = "duration::deserialize")]
+    pub shutdown_grace: Duration,
+    /// Seeds every random choice (sample, delay jitter, generate).
+    #[serde(default)]
+    pub seed: u64,
+    /// Directory for checkpoints and other state.
+    pub data_dir: Option<PathBuf>,
+    /// Where to serve Prometheus metrics (`/metrics`); off when absent.
+    pub metrics_address: Option<String>,
+    /// How many unconsumed error events to log per second and stage; not a
+    /// TOML key (`sluice filter` logs them all).
+    #[serde(skip, default = "default_error_log_rate")]
+    pub error_log_rate: Option<u32>,
+}
+
+fn default_capacity() -> usize {
+    DEFAULT_CAPACITY
+}
+
+fn default_grace() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_error_log_rate() -> Option<u32> {
+    Some(10)
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            capacity: DEFAULT_CAPACITY,
+            shutdown_grace: default_grace(),
+            seed: 0,
+            data_dir: None,
+            metrics_address: None,
+            error_log_rate: default_error_log_rate(),
+        }
+    }
+}
+
+/// Whether a stage reads from outside, transforms, or writes outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `[sources.*]`
+    Source,
+    /// `[transforms.*]`
+    Transform,
+    /// `[sinks.*]`
+    Sink,
+}
+
+impl Role {
+    /// `source`, `transform` or `sink`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Source => "source",
+            Role::Transform => "transform",
+            Role::Sink => "sink",
+        }
+    }
+
+    /// The TOML table holding stages of this role.
+    pub fn section(self) -> &'static str {
+        match self {
+            Role::Source => "sources",
+            Role::Transform => "transforms",
+            Role::Sink => "sinks",
+        }
+    }
+}
+
+/// One entry of a stage's `inputs`: `STAGE` or `STAGE.PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRef {
+    /// The upstream stage.
+    pub stage: String,
+    /// The port (`errors`, a route name, `_unmatched`); `None` is the main output.
+    pub port: Option<String>,
+    /// Where it is written in the config.
+    pub span: Range<usize>,
+}
+
+impl InputRef {
+    /// Parses `STAGE` or `STAGE.PORT`.
+    pub fn parse(text: &str, span: Range<usize>) -> InputRef {
+        match text.split_once('.') {
+            Some((stage, port)) => InputRef {
+                stage: stage.to_string(),
+                port: Some(port.to_string()),
+                span,
+            },
+            None => InputRef {
+                stage: text.to_string(),
+                port: None,
+                span,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for InputRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.port {
+            Some(p) => write!(f, "{}.{p}", self.stage),
+            None => f.write_str(&self.stage),
+        }
+    }
+}
+
+/// The kind-specific part of a stage.
+#[derive(Debug, Clone)]
+pub enum StageKind {
+    /// A source's settings.
+    Source(SourceConfig),
+    /// A transform's settings.
+    Transform(TransformConfig),
+    /// A sink's settings.
+    Sink(SinkConfig),
+}
+
+/// One stage, with the keys every stage shares resolved.
+#[derive(Debug, Clone)]
+pub struct StageConfig {
+    /// The table name (`[transforms.NAME]`).
+    pub name: String,
+    /// Source, transform or sink.
+    pub role: Role,
+    /// The `type` key.
+    pub type_name: String,
+    /// Upstream outputs this stage reads (empty for sources).
+    pub inputs: Vec<InputRef>,
+    /// Worker tasks sharing the input edge (transforms; 1 otherwise).
+    pub workers: usize,
+    /// Capacity of this stage's input edge, in events.
+    pub capacity: usize,
+    /// Sinks: restore source order.
+    pub ordered: bool,
+    /// Kind-specific settings.
+    pub kind: StageKind,
+    /// Where the stage's table starts in the config.
+    pub span: Range<usize>,
+}
+
+impl StageConfig {
+    /// Names of the regular output ports (`""` is the stage name itself);
+    /// every stage also has `errors`.
+    pub fn output_ports(&self) -> Vec<String> {
+        match &self.kind {
+            StageKind::Source(_) => vec![String::new()],
+            StageKind::Transform(t) => t.output_ports(),
+            StageKind::Sink(_) => Vec::new(),
+        }
+    }
+
+    /// A one-line description of the stage's work.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            StageKind::Source(s) => s.describe(),
+            StageKind::Transform(t) => t.describe(),
+            StageKind::Sink(s) => s.describe(),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! `sluice filter`: the jq-like shell filter is an ordinary pipeline built in
+//! code: stdin → jq (N workers) → stdout, ordered unless `--unordered`.
+
+use crate::cli::FilterArgs;
+use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
+use crate::config::{Config, InputRef, PipelineConfig, Role, StageConfig, StageKind};
+use crate::sinks::{SinkConfig, stdout::StdoutConfig};
+use crate::sources::{SourceConfig, stdin::StdinConfig};
+use crate::transforms::{TransformConfig, jq::JqConfig};
+
+/// The pipeline for `args`, or why it cannot be built.
+pub fn config(args: &FilterArgs) -> Result<Config, String> {
+    if let Err(errs) = crate::jq::Program::compile(&args.program) {
+        let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        return Err(format!("invalid jq program: {}", list.join("; ")));
+    }
+    let workers = match args.workers {
+        Some(0) => return Err("--workers must be at least 1".into()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    if args.capacity == 0 {
+        return Err("--capacity must be at least 1".into());
+    }
+    let pipeline = PipelineConfig {
+        capacity: args.capacity,
+        error_log_rate: None,
+        ..PipelineConfig::default()
+    };
+    let stage = |name: &str, role, type_name: &str, input: Option<&str>, kind| StageConfig {
+        name: name.into(),
+        role,
+        type_name: type_name.into(),
+        inputs: input
+            .map(|i| InputRef::parse(i, 0..0))
+            .into_iter()
+            .collect(),
+        workers: 1,
+        capacity: args.capacity,
+        ordered: false,
+        kind,
+        span: 0..0,
+    };
+    let source = stage(
+        "stdin",
+        Role::Source,
+        "stdin",
+        None,
+        StageKind::Source(SourceConfig::Stdin(StdinConfig {
+            codec: if args.raw_input {
+                Codec::Text
+            } else {
+                Codec::Json
+            },
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        })),
+    );
+    let mut jq = stage(
+        "jq",
+        Role::Transform,
+        "jq",
+        Some("stdin"),
+        StageKind::Transform(TransformConfig::Jq(JqConfig {
+            program: toml::Spanned::new(0..0, args.program.clone()),
+        })),
+    );
+    jq.workers = workers;
+    let mut sink = stage(
+        "stdout",
+        Role::Sink,
+        "stdout",
+        Some("jq"),
+        StageKind::Sink(SinkConfig::Stdout(StdoutConfig {
+            codec: if args.raw_output {
+                Codec::Text
+            } else {
+                Codec::Json
+            },
+        })),
+    );
+    sink.ordered = !args.unordered;
+    Ok(Config {
+        file: "<filter>".into(),
+        pipeline,
+        stages: vec![source, jq, sink],
+    })
+}

@@ -1,0 +1,29 @@
+//! sluice: a streaming pipeline of bounded stages.
+//!
+//! The map, one line a module:
+//! - [`cli`]: command-line parsing and dispatch; [`app`]: what each command does.
+//! - [`config`]: TOML schema, loading and validation with `FILE:LINE:COL` diagnostics.
+//! - [`graph`]: stage graph checks (inputs, cycles) and DOT output.
+//! - [`event`]: events and batches, the ordering key, error events.
+//! - [`codec`]: line framing with a maximum length, json/text decode and encode.
+//! - [`jq`]: jq programs on the jaq crates.
+//! - [`topology`]: edges, fan-out, workers, reordering, building and running the graph.
+//! - [`sources`], [`transforms`], [`sinks`]: one file per stage kind.
+//! - [`stats`]: counters, the in-flight gauge, summary and report.
+//! - [`daemon`]: signals and the shutdown deadline.
+//! - [`filter_cmd`]: `sluice filter` as a pipeline built in code.
+
+pub mod app;
+pub mod cli;
+pub mod codec;
+pub mod config;
+pub mod daemon;
+pub mod event;
+pub mod filter_cmd;
+pub mod graph;
+pub mod jq;
+pub mod sinks;
+pub mod sources;
+pub mod stats;
+pub mod topology;
+pub mod transforms;

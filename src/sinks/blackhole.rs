@@ -1,0 +1,55 @@
+//! `type = "blackhole"`: counts and discards; with `rate`, consumes at most
+//! that many events per second (a deliberately slow sink, for testing
+//! backpressure and benchmarking).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::sinks::SinkContext;
+use crate::transforms::Problem;
+
+/// Settings of a `blackhole` sink.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlackholeConfig {
+    /// Events per second to accept at most; unlimited when absent.
+    pub rate: Option<f64>,
+}
+
+impl BlackholeConfig {
+    /// Checks `rate`.
+    pub fn validate(&self) -> Vec<Problem> {
+        match self.rate {
+            Some(r) if !(r > 0.0 && r.is_finite()) => {
+                vec![(
+                    None,
+                    format!("`rate` must be a positive number of events per second, got {r}"),
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Drains the input, pacing itself to `rate`.
+    pub fn run(self, mut ctx: SinkContext, handle: &tokio::runtime::Handle) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let mut consumed = 0u64;
+        while let Some(batch) = handle.block_on(ctx.input.recv()) {
+            let n = batch.len() as u64;
+            ctx.stats.events_in.fetch_add(n, Relaxed);
+            if let Some(rate) = self.rate {
+                // Event k may be consumed no earlier than k / rate seconds in.
+                let due = Duration::from_secs_f64((consumed + n) as f64 / rate);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            consumed += n;
+            ctx.stats.events_out.fetch_add(n, Relaxed);
+            ctx.in_flight.sub(n);
+        }
+        Ok(())
+    }
+}

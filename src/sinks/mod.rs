@@ -1,0 +1,108 @@
+//! Sinks: where events leave the graph. One file per kind; [`SinkConfig`] is
+//! the registry. A sink runs on its own blocking thread: it drains its input
+//! edge until every upstream sender is gone, then flushes and returns.
+
+pub mod blackhole;
+pub mod file;
+pub mod stdout;
+mod writer;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::stats::{InFlight, StageStats};
+use crate::topology::edge::EdgeReceiver;
+
+/// The configuration of one sink, by `type`.
+#[derive(Debug, Clone)]
+pub enum SinkConfig {
+    /// `type = "stdout"`
+    Stdout(stdout::StdoutConfig),
+    /// `type = "file"`
+    File(file::FileSinkConfig),
+    /// `type = "blackhole"`
+    Blackhole(blackhole::BlackholeConfig),
+}
+
+/// Every sink `type`, for messages.
+pub const TYPES: &[&str] = &["stdout", "file", "blackhole"];
+
+/// Parses the kind-specific keys of a `[sinks.NAME]` table of `type`.
+/// `None` when the type is unknown.
+pub fn parse(
+    type_name: &str,
+    table: toml::de::ValueDeserializer<'_>,
+) -> Option<Result<SinkConfig, toml::de::Error>> {
+    fn de<T: DeserializeOwned>(t: toml::de::ValueDeserializer<'_>) -> Result<T, toml::de::Error> {
+        T::deserialize(t)
+    }
+    Some(match type_name {
+        "stdout" => de(table).map(SinkConfig::Stdout),
+        "file" => de(table).map(SinkConfig::File),
+        "blackhole" => de(table).map(SinkConfig::Blackhole),
+        _ => return None,
+    })
+}
+
+impl SinkConfig {
+    /// Problems in the settings that types alone do not catch.
+    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
+        match self {
+            SinkConfig::Blackhole(b) => b.validate(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Opens the output (so that an unwritable path fails before anything
+    /// starts) and returns the task to run.
+    pub fn build(&self) -> anyhow::Result<SinkTask> {
+        Ok(match self {
+            SinkConfig::Stdout(c) => SinkTask::Writer(c.open()),
+            SinkConfig::File(c) => SinkTask::Writer(c.open()?),
+            SinkConfig::Blackhole(c) => SinkTask::Blackhole(c.clone()),
+        })
+    }
+
+    /// A one-line description for the graph output.
+    pub fn describe(&self) -> String {
+        match self {
+            SinkConfig::Stdout(_) => "stdout".into(),
+            SinkConfig::File(f) => format!("file {}", f.path.display()),
+            SinkConfig::Blackhole(_) => "blackhole".into(),
+        }
+    }
+}
+
+/// A sink ready to run.
+pub enum SinkTask {
+    /// Encodes events as lines into a writer.
+    Writer(writer::LineWriter),
+    /// Counts and discards.
+    Blackhole(blackhole::BlackholeConfig),
+}
+
+/// What a running sink needs.
+pub struct SinkContext {
+    /// Stage name.
+    pub name: String,
+    /// The merged input edge.
+    pub input: EdgeReceiver,
+    /// This stage's counters.
+    pub stats: Arc<StageStats>,
+    /// The pipeline's in-flight gauge (a sink retires what it writes).
+    pub in_flight: Arc<InFlight>,
+}
+
+impl SinkTask {
+    /// Runs the sink on a blocking thread until its input closes.
+    pub async fn run(self, ctx: SinkContext) -> anyhow::Result<()> {
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || match self {
+            SinkTask::Writer(w) => w.run(ctx, &handle),
+            SinkTask::Blackhole(b) => b.run(ctx, &handle),
+        })
+        .await?
+    }
+}

@@ -1,0 +1,26 @@
+//! `type = "stdout"`: one line per event on standard output.
+
+use serde::Deserialize;
+
+use crate::codec::Codec;
+use crate::sinks::writer::LineWriter;
+
+/// Settings of a `stdout` sink.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutConfig {
+    /// `json` (default): compact JSON; `text`: strings raw, like `jq -r`.
+    #[serde(default)]
+    pub codec: Codec,
+}
+
+impl StdoutConfig {
+    /// A writer on stdout.
+    pub fn open(&self) -> LineWriter {
+        LineWriter {
+            out: Box::new(std::io::stdout()),
+            codec: self.codec,
+            what: "stdout".into(),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The write loop shared by line-oriented sinks (`stdout`, `file`): encode a
+//! batch into one buffer, write it, flush whenever the input goes idle so
+//! that a quiet stream is never held back waiting for a full buffer.
+
+use std::io::{self, Write};
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::codec::{Codec, encode};
+use crate::sinks::SinkContext;
+
+/// Buffered output is written once it exceeds this many bytes.
+const WRITE_CHUNK: usize = 256 * 1024;
+
+/// A line-oriented output.
+pub struct LineWriter {
+    /// Where the lines go.
+    pub out: Box<dyn Write + Send>,
+    /// How events become lines.
+    pub codec: Codec,
+    /// What to call the output in error messages.
+    pub what: String,
+}
+
+impl LineWriter {
+    /// Drains the input into the output; a closed pipe ends the sink quietly.
+    pub fn run(
+        mut self,
+        mut ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK * 2);
+        let mut pending_events = 0u64;
+        loop {
+            let next = handle.block_on(ctx.input.recv());
+            let Some(batch) = next else { break };
+            let n = batch.len() as u64;
+            ctx.stats.events_in.fetch_add(n, Relaxed);
+            for e in &batch.events {
+                encode(self.codec, &e.value, &mut buf);
+            }
+            pending_events += n;
+            drop(batch);
+            if buf.len() >= WRITE_CHUNK || ctx.input.is_idle() {
+                let flush = ctx.input.is_idle();
+                match self.write(&buf, flush) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                        tracing::debug!(stage = %ctx.name, "output closed by the reader");
+                        ctx.in_flight.sub(pending_events);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(anyhow::anyhow!("writing {}: {e}", self.what)),
+                }
+                ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
+                ctx.stats.events_out.fetch_add(pending_events, Relaxed);
+                ctx.in_flight.sub(pending_events);
+                buf.clear();
+                pending_events = 0;
+            }
+        }
+        match self.write(&buf, true) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(anyhow::anyhow!("writing {}: {e}", self.what)),
+        }
+        ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
+        ctx.stats.events_out.fetch_add(pending_events, Relaxed);
+        ctx.in_flight.sub(pending_events);
+        Ok(())
+    }
+
+    fn write(&mut self, buf: &[u8], flush: bool) -> io::Result<()> {
+        self.out.write_all(buf)?;
+        if flush {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! Sources: where events enter the graph. One file per kind; [`SourceConfig`]
+//! is the registry that maps a `type` to its configuration and task.
+
+pub mod file;
+pub mod generate;
+mod lines;
+pub mod stdin;
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use serde::de::DeserializeOwned;
+
+use crate::event::Event;
+use crate::stats::StageStats;
+use crate::topology::edge::Closed;
+use crate::topology::fanout::Outputs;
+use crate::topology::shutdown::Shutdown;
+
+/// The configuration of one source, by `type`.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    /// `type = "stdin"`
+    Stdin(stdin::StdinConfig),
+    /// `type = "file"`
+    File(file::FileConfig),
+    /// `type = "generate"`
+    Generate(generate::GenerateConfig),
+}
+
+/// Every source `type`, for messages.
+pub const TYPES: &[&str] = &["stdin", "file", "generate"];
+
+/// Parses the kind-specific keys of a `[sources.NAME]` table of `type`.
+/// `None` when the type is unknown.
+pub fn parse(
+    type_name: &str,
+    table: toml::de::ValueDeserializer<'_>,
+) -> Option<Result<SourceConfig, toml::de::Error>> {
+    fn de<T: DeserializeOwned>(t: toml::de::ValueDeserializer<'_>) -> Result<T, toml::de::Error> {
+        T::deserialize(t)
+    }
+    Some(match type_name {
+        "stdin" => de(table).map(SourceConfig::Stdin),
+        "file" => de(table).map(SourceConfig::File),
+        "generate" => de(table).map(SourceConfig::Generate),
+        _ => return None,
+    })
+}
+
+impl SourceConfig {
+    /// Problems in the settings that types alone do not catch.
+    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
+        match self {
+            SourceConfig::Generate(g) => g.validate(),
+            SourceConfig::File(f) => f.validate(),
+            SourceConfig::Stdin(_) => Vec::new(),
+        }
+    }
+
+    /// Opens what the source reads, so that a missing file fails before
+    /// anything starts; returns the task to run.
+    pub fn build(&self) -> anyhow::Result<SourceTask> {
+        Ok(match self {
+            SourceConfig::Stdin(c) => SourceTask::Stdin(c.clone()),
+            SourceConfig::File(c) => SourceTask::File(c.open()?),
+            SourceConfig::Generate(c) => SourceTask::Generate(c.clone()),
+        })
+    }
+
+    /// Largest batch this source should send (`None`: the pipeline default).
+    pub fn describe(&self) -> String {
+        match self {
+            SourceConfig::Stdin(_) => "stdin".into(),
+            SourceConfig::File(f) => format!("file {}", f.path.join(", ")),
+            SourceConfig::Generate(g) => match g.count {
+                Some(n) => format!("generate {n}"),
+                None => "generate".into(),
+            },
+        }
+    }
+}
+
+/// A source ready to run.
+pub enum SourceTask {
+    /// Reads standard input.
+    Stdin(stdin::StdinConfig),
+    /// Reads the files it matched at build time.
+    File(file::OpenFiles),
+    /// Synthesises events.
+    Generate(generate::GenerateConfig),
+}
+
+impl SourceTask {
+    /// Runs the source until its input ends, shutdown is requested, or
+    /// nothing downstream is left.
+    pub async fn run(self, ctx: SourceContext) -> anyhow::Result<()> {
+        match self {
+            SourceTask::Stdin(c) => c.run(ctx).await,
+            SourceTask::File(f) => f.run(ctx).await,
+            SourceTask::Generate(g) => g.run(ctx).await,
+        }
+    }
+}
+
+/// What a running source needs: its outputs, its counters and the stop signal.
+pub struct SourceContext {
+    /// Stage name (used in error events).
+    pub name: String,
+    /// Port 0: events; port 1: `errors`.
+    pub outputs: Outputs,
+    /// Set when the source must stop reading.
+    pub shutdown: Shutdown,
+    /// This stage's counters.
+    pub stats: Arc<StageStats>,
+    /// Largest batch to send.
+    pub batch_events: usize,
+    /// Origin id stamped on every batch (for ordering).
+    pub origin: u64,
+    /// Sequence number of the next batch.
+    pub next_seq: u64,
+    /// The pipeline seed, for sources that draw random values.
+    pub seed: u64,
+}
+
+impl SourceContext {
+    /// Sends one batch of decoded events and the error events met on the way.
+    pub async fn emit(&mut self, good: Vec<Event>, bad: Vec<Event>) -> Result<(), Closed> {
+        self.stats
+            .events_in
+            .fetch_add((good.len() + bad.len()) as u64, Relaxed);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.outputs.send(self.origin, seq, vec![good, bad]).await
+    }
+
+    /// Counts bytes read.
+    pub fn add_bytes(&self, n: u64) {
+        self.stats.bytes.fetch_add(n, Relaxed);
+    }
+}

@@ -1,0 +1,174 @@
+//! Turns a validated configuration into inert pieces: edges, per-worker
+//! transforms, opened inputs and outputs. Nothing runs until
+//! [`running::run`](super::running::run) spawns them, so a file that cannot
+//! be opened fails the start, not the middle of a run.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::config::{Config, Role, StageKind};
+use crate::event::name_hash;
+use crate::graph;
+use crate::sinks::{SinkContext, SinkTask};
+use crate::sources::{SourceContext, SourceTask};
+use crate::stats::RunStats;
+use crate::topology::edge::{EdgeReceiver, EdgeSender, edge};
+use crate::topology::fanout::{ErrorLog, Outputs};
+use crate::topology::shutdown::Shutdown;
+use crate::topology::worker::Worker;
+
+/// Largest batch sent along an edge, in events: big enough that channel
+/// costs vanish per event, small enough to keep latency and memory low.
+pub const MAX_BATCH: usize = 256;
+
+/// The graph, ready to spawn.
+pub struct Pieces {
+    /// Source tasks with their contexts.
+    pub sources: Vec<(SourceTask, SourceContext)>,
+    /// Transform workers.
+    pub workers: Vec<Worker>,
+    /// Sink tasks with their contexts.
+    pub sinks: Vec<(SinkTask, SinkContext)>,
+    /// Every counter of the run.
+    pub stats: RunStats,
+}
+
+/// Builds every piece of `config`; the sources will stop when `shutdown` fires.
+pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
+    let stages = &config.stages;
+    let mut stats = RunStats::new();
+    let stage_stats: Vec<_> = stages
+        .iter()
+        .map(|s| stats.register(&s.name, s.role.as_str(), &s.type_name))
+        .collect();
+    let error_log = Arc::new(ErrorLog::new(config.pipeline.error_log_rate));
+
+    // Open and compile everything first: any failure here leaves nothing running.
+    enum Built {
+        Source(SourceTask),
+        Transform(Vec<crate::transforms::Transform>),
+        Sink(SinkTask),
+    }
+    let mut built = Vec::with_capacity(stages.len());
+    for s in stages {
+        let b = match &s.kind {
+            StageKind::Source(c) => c.build().map(Built::Source),
+            StageKind::Transform(c) => (0..s.workers)
+                .map(|_| c.build())
+                .collect::<anyhow::Result<_>>()
+                .map(Built::Transform),
+            StageKind::Sink(c) => c.build().map(Built::Sink),
+        };
+        built.push(b.with_context(|| format!("{} `{}`", s.role.as_str(), s.name))?);
+    }
+
+    // Batches are capped by the smallest edge, so that "capacity" holds in events.
+    let batch_events = stages
+        .iter()
+        .filter(|s| s.role != Role::Source)
+        .map(|s| s.capacity)
+        .chain([MAX_BATCH])
+        .min()
+        .unwrap_or(MAX_BATCH)
+        .max(1);
+
+    // One input edge per consuming stage.
+    let mut inputs: Vec<Option<(EdgeSender, EdgeReceiver)>> = stages
+        .iter()
+        .map(|s| {
+            (s.role != Role::Source).then(|| {
+                let batches = (s.capacity / batch_events).max(1);
+                edge(batches, s.role == Role::Sink && s.ordered)
+            })
+        })
+        .collect();
+
+    // Wire every output port to the consumers that name it.
+    let mut ports: Vec<Vec<Vec<EdgeSender>>> = stages
+        .iter()
+        .map(|s| vec![Vec::new(); s.output_ports().len() + 1])
+        .collect();
+    let edges = graph::edges(stages);
+    for e in &edges {
+        let (tx, _) = inputs[e.to]
+            .as_ref()
+            .context("a consumer always has an input edge")?;
+        ports[e.from][e.port].push(tx.for_lane(e.lane as u32));
+    }
+    // Smallest batch the direct consumers of each source want.
+    let source_batch = |i: usize| {
+        edges
+            .iter()
+            .filter(|e| e.from == i)
+            .filter_map(|e| match &stages[e.to].kind {
+                StageKind::Transform(t) => t.batch_hint(),
+                _ => None,
+            })
+            .chain([batch_events])
+            .min()
+            .unwrap_or(batch_events)
+    };
+
+    let mut pieces = Pieces {
+        sources: Vec::new(),
+        workers: Vec::new(),
+        sinks: Vec::new(),
+        stats,
+    };
+    let in_flight = pieces.stats.in_flight.clone();
+    for (i, (b, s)) in built.into_iter().zip(stages).enumerate() {
+        let outputs = Outputs::new(
+            &s.name,
+            std::mem::take(&mut ports[i]),
+            stage_stats[i].clone(),
+            in_flight.clone(),
+            error_log.clone(),
+        );
+        // Drop this stage's own sender: from now on only upstream stages hold
+        // senders to it, so its input closes exactly when they all finish.
+        let receiver = inputs[i].take().map(|(_, rx)| rx);
+        match b {
+            Built::Source(task) => {
+                let ctx = SourceContext {
+                    name: s.name.clone(),
+                    outputs,
+                    shutdown: shutdown.clone(),
+                    stats: stage_stats[i].clone(),
+                    batch_events: source_batch(i),
+                    origin: name_hash(&s.name),
+                    next_seq: 0,
+                    seed: config.pipeline.seed,
+                };
+                pieces.sources.push((task, ctx));
+            }
+            Built::Transform(instances) => {
+                let rx = receiver
+                    .and_then(|r| r.share())
+                    .context("a transform's input edge is never ordered")?;
+                for transform in instances {
+                    pieces.workers.push(Worker {
+                        name: s.name.clone(),
+                        transform,
+                        input: rx.clone(),
+                        outputs: outputs.clone(),
+                        stats: stage_stats[i].clone(),
+                        in_flight: in_flight.clone(),
+                        seed: config.pipeline.seed,
+                        fan_in: s.inputs.len() > 1,
+                    });
+                }
+            }
+            Built::Sink(task) => {
+                let ctx = SinkContext {
+                    name: s.name.clone(),
+                    input: receiver.context("a sink always has an input edge")?,
+                    stats: stage_stats[i].clone(),
+                    in_flight: in_flight.clone(),
+                };
+                pieces.sinks.push((task, ctx));
+            }
+        }
+    }
+    Ok(pieces)
+}

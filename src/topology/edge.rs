@@ -1,0 +1,263 @@
+//! Edges: the bounded channels between stages.
+//!
+//! An edge is an [`async_channel`] of [`Batch`]es, bounded in batches so that
+//! it holds about `capacity` events. A full edge makes `send` wait, and that
+//! wait is the backpressure, all the way back to the reader.
+//!
+//! An edge into an `ordered` sink adds a [`Window`]: the receiver releases
+//! batches strictly in sequence order per (lane, origin), and a sender whose
+//! batch is `window` or more places ahead of the next expected one waits. The
+//! next expected batch is always admitted, so the window bounds the reorder
+//! buffer without ever deadlocking.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use async_channel::{Receiver, Sender};
+use tokio::sync::Notify;
+
+use crate::event::Batch;
+
+/// How many batches an ordered edge lets a stream run ahead of its slowest
+/// batch; it bounds the reorder buffer at `window` batches per stream.
+pub const REORDER_WINDOW: u64 = 64;
+
+/// The consumer went away; nothing more can be delivered on this edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+/// Creates an edge holding at most `batches` batches. With `ordered`, the
+/// receiver releases batches in sequence order.
+pub fn edge(batches: usize, ordered: bool) -> (EdgeSender, EdgeReceiver) {
+    let (tx, rx) = async_channel::bounded(batches.max(1));
+    if ordered {
+        let window = Arc::new(Window::default());
+        let sender = EdgeSender {
+            tx,
+            lane: 0,
+            window: Some(window.clone()),
+        };
+        let receiver = EdgeReceiver::Ordered(Reorder {
+            rx,
+            window,
+            pending: BTreeMap::new(),
+            ready: VecDeque::new(),
+        });
+        (sender, receiver)
+    } else {
+        let sender = EdgeSender {
+            tx,
+            lane: 0,
+            window: None,
+        };
+        (sender, EdgeReceiver::Plain(rx))
+    }
+}
+
+/// The sending end of an edge, as held by one upstream port.
+#[derive(Clone)]
+pub struct EdgeSender {
+    tx: Sender<Batch>,
+    /// Which of the consumer's inputs this sender feeds.
+    lane: u32,
+    /// Present when the consumer restores order.
+    window: Option<Arc<Window>>,
+}
+
+impl EdgeSender {
+    /// A sender for lane `lane` of the same edge.
+    pub fn for_lane(&self, lane: u32) -> EdgeSender {
+        EdgeSender {
+            lane,
+            ..self.clone()
+        }
+    }
+
+    /// True when the consumer needs every batch, even empty ones, to keep
+    /// its sequence dense.
+    pub fn needs_empty_batches(&self) -> bool {
+        self.window.is_some()
+    }
+
+    /// Sends `batch`, waiting while the edge is full (backpressure) or, for
+    /// an ordered edge, while the batch is too far ahead of the order.
+    pub async fn send(&self, mut batch: Batch) -> Result<(), Closed> {
+        batch.lane = self.lane;
+        if let Some(window) = &self.window {
+            window.admit(self.lane, batch.origin, batch.seq).await;
+        } else if batch.is_empty() {
+            return Ok(());
+        }
+        self.tx.send(batch).await.map_err(|_| Closed)
+    }
+
+    /// Number of batches waiting in the edge (for occupancy metrics).
+    pub fn len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// True when the edge holds no batch.
+    pub fn is_empty(&self) -> bool {
+        self.tx.is_empty()
+    }
+
+    /// The edge's capacity in batches.
+    pub fn capacity(&self) -> usize {
+        self.tx.capacity().unwrap_or(0)
+    }
+}
+
+/// The receiving end of an edge.
+pub enum EdgeReceiver {
+    /// Batches in arrival order; cloned by every worker of a stage.
+    Plain(Receiver<Batch>),
+    /// Batches in sequence order, for one ordered sink.
+    Ordered(Reorder),
+}
+
+impl EdgeReceiver {
+    /// The next batch, or `None` once every sender is gone and the edge is drained.
+    pub async fn recv(&mut self) -> Option<Batch> {
+        match self {
+            EdgeReceiver::Plain(rx) => rx.recv().await.ok(),
+            EdgeReceiver::Ordered(r) => r.recv().await,
+        }
+    }
+
+    /// True when no batch is waiting: the moment for a sink to flush.
+    pub fn is_idle(&self) -> bool {
+        match self {
+            EdgeReceiver::Plain(rx) => rx.is_empty(),
+            EdgeReceiver::Ordered(r) => r.ready.is_empty() && r.rx.is_empty(),
+        }
+    }
+
+    /// A receiver sharing the same queue (workers of one stage share one edge).
+    ///
+    /// Returns `None` for an ordered edge, which has a single consumer.
+    pub fn share(&self) -> Option<Receiver<Batch>> {
+        match self {
+            EdgeReceiver::Plain(rx) => Some(rx.clone()),
+            EdgeReceiver::Ordered(_) => None,
+        }
+    }
+}
+
+/// Shared state of an ordered edge: the next expected sequence per stream.
+#[derive(Default)]
+struct Window {
+    next: Mutex<HashMap<(u32, u64), u64>>,
+    advanced: Notify,
+}
+
+impl Window {
+    /// Waits until `seq` is within the window of stream (`lane`, `origin`).
+    async fn admit(&self, lane: u32, origin: u64, seq: u64) {
+        loop {
+            let notified = self.advanced.notified();
+            tokio::pin!(notified);
+            // Register before checking, so an advance between the check and
+            // the await is not missed.
+            notified.as_mut().enable();
+            {
+                let next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+                let expected = next.get(&(lane, origin)).copied().unwrap_or(0);
+                if seq < expected + REORDER_WINDOW {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The reordering receiver of an ordered edge.
+pub struct Reorder {
+    rx: Receiver<Batch>,
+    window: Arc<Window>,
+    /// Batches that arrived early, keyed by (lane, origin, seq).
+    pending: BTreeMap<(u32, u64, u64), Batch>,
+    /// Batches released in order, not yet handed out.
+    ready: VecDeque<Batch>,
+}
+
+impl Reorder {
+    async fn recv(&mut self) -> Option<Batch> {
+        loop {
+            if let Some(b) = self.ready.pop_front() {
+                return Some(b);
+            }
+            match self.rx.recv().await {
+                Ok(batch) => self.accept(batch),
+                // All senders gone: whatever is still pending can no longer
+                // be completed; release it in key order rather than lose it.
+                Err(_) => return self.pending.pop_first().map(|(_, b)| b),
+            }
+        }
+    }
+
+    fn accept(&mut self, batch: Batch) {
+        let key = (batch.lane, batch.origin);
+        let mut next = self.window.next.lock().unwrap_or_else(|e| e.into_inner());
+        let expected = next.entry(key).or_insert(0);
+        if batch.seq != *expected {
+            self.pending.insert((key.0, key.1, batch.seq), batch);
+            return;
+        }
+        self.ready.push_back(batch);
+        *expected += 1;
+        while let Some(b) = self.pending.remove(&(key.0, key.1, *expected)) {
+            self.ready.push_back(b);
+            *expected += 1;
+        }
+        drop(next);
+        self.window.advanced.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    fn batch(seq: u64) -> Batch {
+        Batch::new(7, seq, vec![Event::new(jaq_json::Val::from(seq as isize))])
+    }
+
+    #[tokio::test]
+    async fn ordered_edge_releases_in_sequence() {
+        let (tx, mut rx) = edge(16, true);
+        for s in [2, 0, 3, 1] {
+            tx.send(batch(s)).await.unwrap();
+        }
+        drop(tx);
+        let mut got = Vec::new();
+        while let Some(b) = rx.recv().await {
+            got.push(b.seq);
+        }
+        assert_eq!(got, vec![0, 1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn ordered_edge_holds_back_senders_too_far_ahead() {
+        let (tx, mut rx) = edge(1024, true);
+        let ahead = tx.clone();
+        let far = tokio::spawn(async move { ahead.send(batch(REORDER_WINDOW)).await });
+        tokio::task::yield_now().await;
+        assert!(!far.is_finished(), "a batch a whole window ahead must wait");
+        assert_eq!(tx.len(), 0);
+        tx.send(batch(0)).await.unwrap();
+        assert_eq!(rx.recv().await.unwrap().seq, 0);
+        far.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn plain_edge_skips_empty_batches_and_closes_on_drop() {
+        let (tx, mut rx) = edge(4, false);
+        tx.send(Batch::new(1, 0, vec![])).await.unwrap();
+        tx.send(batch(1)).await.unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().await.unwrap().seq, 1);
+        assert!(rx.recv().await.is_none());
+    }
+}

@@ -1,0 +1,184 @@
+//! A stage's outputs: each port fans out to every consumer that names it.
+//!
+//! Every consumer gets every batch (a cheap clone: events are shared
+//! pointers). Sending waits on the slowest consumer, so a slow branch slows
+//! the stage instead of letting another branch's buffer grow. Error events on
+//! an `errors` port that nothing consumes are counted and logged here.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::event::{Batch, Event};
+use crate::stats::{InFlight, StageStats};
+use crate::topology::edge::{Closed, EdgeSender};
+
+/// Logs error events that no stage consumes, at most `per_second` of them a
+/// second per stage, counting the rest.
+pub struct ErrorLog {
+    per_second: Option<u32>,
+    state: Mutex<(Instant, u32, u64)>,
+}
+
+impl ErrorLog {
+    /// A log allowing `per_second` messages a second (`None`: all of them).
+    pub fn new(per_second: Option<u32>) -> Self {
+        ErrorLog {
+            per_second,
+            state: Mutex::new((Instant::now(), 0, 0)),
+        }
+    }
+
+    fn log(&self, stage: &str, event: &Event) {
+        let reason = match &event.value {
+            jaq_json::Val::Obj(map) => map
+                .get(&jaq_json::Val::from("error".to_string()))
+                .map(|v| match v {
+                    jaq_json::Val::TStr(s) => String::from_utf8_lossy(s).into_owned(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_default(),
+            other => other.to_string(),
+        };
+        if let Some(limit) = self.per_second {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if st.0.elapsed().as_secs() >= 1 {
+                if st.2 > 0 {
+                    tracing::warn!(stage, "{} more errors not logged (rate limit)", st.2);
+                }
+                *st = (Instant::now(), 0, 0);
+            }
+            if st.1 >= limit {
+                st.2 += 1;
+                return;
+            }
+            st.1 += 1;
+        }
+        tracing::warn!(stage, "{reason}");
+    }
+}
+
+/// The output ports of one stage (one copy per worker).
+#[derive(Clone)]
+pub struct Outputs {
+    stage: Arc<str>,
+    /// Consumers of each port; the last port is `errors`.
+    ports: Vec<Vec<EdgeSender>>,
+    /// Whether any regular port had a consumer when the graph was built.
+    had_consumers: bool,
+    stats: Arc<StageStats>,
+    in_flight: Arc<InFlight>,
+    error_log: Arc<ErrorLog>,
+}
+
+impl Outputs {
+    /// Outputs for `stage` with `ports` (the last one being `errors`).
+    pub fn new(
+        stage: &str,
+        ports: Vec<Vec<EdgeSender>>,
+        stats: Arc<StageStats>,
+        in_flight: Arc<InFlight>,
+        error_log: Arc<ErrorLog>,
+    ) -> Self {
+        let regular = &ports[..ports.len().saturating_sub(1)];
+        let had_consumers = regular.iter().any(|p| !p.is_empty());
+        Outputs {
+            stage: stage.into(),
+            ports,
+            had_consumers,
+            stats,
+            in_flight,
+            error_log,
+        }
+    }
+
+    /// Number of ports, `errors` included.
+    pub fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    /// Index of the `errors` port.
+    pub fn errors_port(&self) -> usize {
+        self.ports.len() - 1
+    }
+
+    /// The stage's name.
+    pub fn stage(&self) -> &str {
+        &self.stage
+    }
+
+    /// Smallest batch a consumer asks for is not tracked here; this tells
+    /// whether any consumer needs empty batches to keep its order dense.
+    pub fn any_ordered(&self) -> bool {
+        self.ports.iter().flatten().any(|s| s.needs_empty_batches())
+    }
+
+    /// Sends, for one input batch at (`origin`, `seq`), the events produced
+    /// on every port. Returns `Err(Closed)` once no consumer is left at all.
+    pub async fn send(
+        &mut self,
+        origin: u64,
+        seq: u64,
+        mut per_port: Vec<Vec<Event>>,
+    ) -> Result<(), Closed> {
+        let errors_port = self.errors_port();
+        for (port, events) in per_port.iter_mut().enumerate() {
+            let events = std::mem::take(events);
+            let n = events.len() as u64;
+            if port == errors_port {
+                self.stats
+                    .errors
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                if self.ports[port].is_empty() {
+                    self.stats
+                        .errors_unconsumed
+                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    for e in &events {
+                        self.error_log.log(&self.stage, e);
+                    }
+                    continue;
+                }
+            } else {
+                self.stats
+                    .events_out
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                if self.ports[port].is_empty() {
+                    self.stats
+                        .discarded
+                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+            }
+            self.send_port(port, Batch::new(origin, seq, events)).await;
+        }
+        let regular = &self.ports[..errors_port];
+        if self.had_consumers && regular.iter().all(|p| p.is_empty()) {
+            return Err(Closed);
+        }
+        Ok(())
+    }
+
+    async fn send_port(&mut self, port: usize, mut batch: Batch) {
+        let senders = &mut self.ports[port];
+        let n = batch.len() as u64;
+        self.in_flight.add(n * senders.len() as u64);
+        let mut closed = Vec::new();
+        let last = senders.len() - 1;
+        for (i, s) in senders.iter().enumerate() {
+            // The last consumer takes the batch itself, the others a copy.
+            let b = if i == last {
+                std::mem::take(&mut batch)
+            } else {
+                batch.clone()
+            };
+            if s.send(b).await.is_err() {
+                // That consumer is gone (a sink that failed or hit a closed
+                // pipe); its copy leaves the graph here.
+                self.in_flight.sub(n);
+                closed.push(i);
+            }
+        }
+        for i in closed.into_iter().rev() {
+            senders.remove(i);
+        }
+    }
+}

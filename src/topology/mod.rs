@@ -1,0 +1,16 @@
+//! Builds and runs the stage graph.
+//!
+//! [`builder`] turns a validated [`Config`](crate::config::Config) into inert
+//! pieces (edges made, files opened, programs compiled, nothing spawned), so
+//! every error surfaces before the first event moves; [`running`] spawns the
+//! pieces and waits for the close cascade to reach the sinks.
+
+pub mod builder;
+pub mod edge;
+pub mod fanout;
+pub mod running;
+pub mod shutdown;
+mod worker;
+
+pub use builder::build;
+pub use running::run;

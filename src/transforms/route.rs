@@ -1,0 +1,98 @@
+//! `type = "route"`: sends each event to every route whose jq condition is
+//! truthy (`STAGE.NAME`), or to `STAGE._unmatched` when none is.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::event::{Event, error_event};
+use crate::jq::Program;
+use crate::transforms::{BatchCtx, PortBuffers, Problem, SyncTransform, check_program};
+
+/// The port of events no route matched.
+pub const UNMATCHED: &str = "_unmatched";
+
+/// Settings of a `route` transform.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Route name → jq condition.
+    pub routes: BTreeMap<String, Spanned<String>>,
+}
+
+impl RouteConfig {
+    /// Route names, then `_unmatched`.
+    pub fn port_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.routes.keys().cloned().collect();
+        names.push(UNMATCHED.to_string());
+        names
+    }
+
+    /// Checks every condition and the route names.
+    pub fn validate(&self, text: &str) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if self.routes.is_empty() {
+            out.push((
+                None,
+                "`routes` is empty: add e.g. routes.errors = '.level == \"error\"'".into(),
+            ));
+        }
+        for (name, cond) in &self.routes {
+            if name == UNMATCHED || name == "errors" || name.contains('.') {
+                out.push((
+                    Some(cond.span()),
+                    format!("route name `{name}` is reserved or contains a dot; choose another"),
+                ));
+            }
+            out.extend(check_program(text, cond));
+        }
+        out
+    }
+
+    /// Compiles every condition.
+    pub fn build(&self) -> anyhow::Result<Route> {
+        let conditions = self
+            .routes
+            .iter()
+            .map(|(name, c)| {
+                Program::compile(c.get_ref())
+                    .map(Arc::new)
+                    .map_err(|e| anyhow::anyhow!("route `{name}`: {}", e[0]))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Route { conditions })
+    }
+}
+
+/// A running router.
+pub struct Route {
+    conditions: Vec<Arc<Program>>,
+}
+
+impl SyncTransform for Route {
+    fn process(&mut self, input: Vec<Event>, ctx: &BatchCtx<'_>, out: &mut PortBuffers) {
+        let unmatched = self.conditions.len();
+        let errors = unmatched + 1;
+        'events: for event in input {
+            let mut matched = false;
+            for (port, cond) in self.conditions.iter().enumerate() {
+                match cond.is_truthy(event.value.clone()) {
+                    Ok(true) => {
+                        out[port].push(event.clone());
+                        matched = true;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        out[errors].push(error_event(ctx.stage, &e, event.value, event.line));
+                        continue 'events;
+                    }
+                }
+            }
+            if !matched {
+                out[unmatched].push(event);
+            }
+        }
+    }
+}
