@@ -57,7 +57,7 @@ pub fn edges(stages: &[StageConfig]) -> Vec<Edge> {
 }
 
 /// Checks names, inputs and cycles, adding a diagnostic for each problem.
-pub fn validate(stages: &[StageConfig], diags: &mut Diagnostics<'_>) {
+pub fn validate(stages: &[StageConfig], broken: &[String], diags: &mut Diagnostics<'_>) {
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, s) in stages.iter().enumerate() {
         if let Some(&first) = index.get(s.name.as_str()) {
@@ -102,6 +102,9 @@ pub fn validate(stages: &[StageConfig], diags: &mut Diagnostics<'_>) {
             }
             seen.push(input.to_string());
             let Some(&from) = index.get(input.stage.as_str()) else {
+                if broken.contains(&input.stage) {
+                    continue;
+                }
                 let hint = did_you_mean(&input.stage, stages.iter().map(|s| s.name.as_str()))
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();

@@ -74,13 +74,14 @@ impl Program {
                     }
                     jaq_core::load::Error::Parse(es) => {
                         for (expect, found) in es {
+                            let found_at = found;
                             let found = if found.is_empty() {
                                 "end of program".to_string()
                             } else {
                                 format!("`{found}`")
                             };
                             out.push(CompileError {
-                                offset: None,
+                                offset: offset(found_at),
                                 message: format!("expected {}, found {found}", expect.as_str()),
                             });
                         }

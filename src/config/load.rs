@@ -45,6 +45,9 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
     let root_span = root.span();
     let mut pipeline = PipelineConfig::default();
     let mut stages = Vec::new();
+    // Stages whose own table is too broken to use: references to them are
+    // not reported again as unknown.
+    let mut broken = Vec::new();
     let mut sections: HashMap<&str, Spanned<DeValue<'_>>> = HashMap::new();
     for (key, value) in root.into_inner() {
         match key.get_ref().as_ref() {
@@ -97,8 +100,10 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
             continue;
         };
         for (name, value) in table {
-            if let Some(stage) = parse_stage(role, name, value, &pipeline, text, &mut diags) {
-                stages.push(stage);
+            let stage_name = name.get_ref().to_string();
+            match parse_stage(role, name, value, &pipeline, text, &mut diags) {
+                Some(stage) => stages.push(stage),
+                None => broken.push(stage_name),
             }
         }
     }
@@ -108,7 +113,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
     if !stages.iter().any(|s| s.role == Role::Sink) && diags.list.is_empty() {
         diags.push(0..0, "no sink: add a [sinks.NAME] table");
     }
-    graph::validate(&stages, &mut diags);
+    graph::validate(&stages, &broken, &mut diags);
     if diags.list.is_empty() {
         Ok(Config {
             file: file.to_string(),
@@ -131,7 +136,6 @@ fn parse_stage(
     let name_span = name.span();
     let name = name.into_inner().into_owned();
     let span = value.span();
-    let before = diags.list.len();
     if name.is_empty() || name.contains('.') || name.contains(char::is_whitespace) {
         diags.push(
             name_span.clone(),
@@ -247,9 +251,8 @@ fn parse_stage(
             format!("{} `{name}`: {message}", role.as_str()),
         );
     }
-    if diags.list.len() > before {
-        return None;
-    }
+    // The stage is kept even when some values are wrong, so that the graph
+    // checks still run and every problem is reported in one go.
     Some(StageConfig {
         name,
         role,
