@@ -28,7 +28,8 @@ pub enum Codec {
     /// Each line is one JSON value (blank lines are skipped, like jq).
     #[default]
     Json,
-    /// Each line is one string (like `jq -R` in, `jq -r` out).
+    /// Each line is one string (like `jq -R` in, `jq -r` out); a trailing
+    /// `\r` (CRLF files) is removed.
     Text,
 }
 
@@ -220,8 +221,9 @@ pub fn decode(
         }
     };
     match codec {
+        // A CRLF line ending is a line ending, not data.
         Codec::Text => Some(Ok(Event {
-            value: Val::from(text.to_string()),
+            value: Val::from(text.strip_suffix('\r').unwrap_or(text).to_string()),
             line: line_no,
         })),
         Codec::Json => {

@@ -96,18 +96,24 @@ pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
             .context("a consumer always has an input edge")?;
         ports[e.from][e.port].push(tx.for_lane(e.lane as u32));
     }
-    // Smallest batch the direct consumers of each source want.
+    // Smallest batch any stage downstream of each source wants: a `delay`
+    // stage two hops away still needs small batches to share among workers.
     let source_batch = |i: usize| {
-        edges
-            .iter()
-            .filter(|e| e.from == i)
-            .filter_map(|e| match &stages[e.to].kind {
-                StageKind::Transform(t) => t.batch_hint(),
-                _ => None,
-            })
-            .chain([batch_events])
-            .min()
-            .unwrap_or(batch_events)
+        let mut seen = vec![false; stages.len()];
+        let mut todo = vec![i];
+        let mut batch = batch_events;
+        while let Some(n) = todo.pop() {
+            for e in edges.iter().filter(|e| e.from == n) {
+                if std::mem::replace(&mut seen[e.to], true) {
+                    continue;
+                }
+                if let StageKind::Transform(t) = &stages[e.to].kind {
+                    batch = batch.min(t.batch_hint().unwrap_or(batch));
+                }
+                todo.push(e.to);
+            }
+        }
+        batch
     };
 
     let mut pieces = Pieces {
