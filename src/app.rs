@@ -28,6 +28,7 @@ pub fn init_logging(common: &Common, filter_mode: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     let _ = match (common.log_format, filter_mode) {
         (LogFormat::Json, _) => builder.json().try_init(),

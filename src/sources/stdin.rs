@@ -1,9 +1,20 @@
 //! `type = "stdin"`: newline-delimited events from standard input.
+//!
+//! A read from a terminal or an idle pipe can block forever, and a blocked
+//! read cannot be interrupted. So a detached thread does the raw reads and
+//! hands chunks over a small channel; the framing side waits on that channel
+//! *or* the shutdown signal, and treats shutdown as end of input.
+
+use std::io::{self, Read};
 
 use serde::Deserialize;
 
 use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
 use crate::sources::{SourceContext, lines};
+use crate::topology::shutdown::Shutdown;
+
+/// Size of one raw read from stdin.
+const CHUNK: usize = 256 * 1024;
 
 /// Settings of a `stdin` source.
 #[derive(Debug, Clone, Deserialize)]
@@ -22,16 +33,78 @@ fn default_max_line() -> usize {
 }
 
 impl StdinConfig {
-    /// Reads stdin on a blocking thread until EOF or shutdown.
+    /// Reads stdin until EOF or shutdown.
     pub async fn run(self, mut ctx: SourceContext) -> anyhow::Result<()> {
+        // Two chunks in the hand-over: enough to keep the reader busy while
+        // a chunk is decoded, bounded so a stalled graph stops the reading.
+        let (tx, rx) = async_channel::bounded::<io::Result<Vec<u8>>>(2);
+        std::thread::Builder::new()
+            .name("sluice-stdin".into())
+            .spawn(move || {
+                let mut stdin = io::stdin().lock();
+                loop {
+                    let mut buf = vec![0u8; CHUNK];
+                    let r = match stdin.read(&mut buf) {
+                        Ok(n) => {
+                            buf.truncate(n);
+                            Ok(buf)
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => Err(e),
+                    };
+                    let end = !matches!(&r, Ok(b) if !b.is_empty());
+                    if tx.send_blocking(r).is_err() || end {
+                        return;
+                    }
+                }
+            })?;
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            let stdin = std::io::stdin();
-            let lock = stdin.lock();
-            lines::pump(lock, self.codec, self.max_line_bytes, &mut ctx, &handle)
+            let input = Chunks {
+                rx,
+                shutdown: ctx.shutdown.clone(),
+                handle: handle.clone(),
+                current: Vec::new(),
+                pos: 0,
+            };
+            lines::pump(input, self.codec, self.max_line_bytes, &mut ctx, &handle)
                 .map(|_| ())
                 .map_err(|e| anyhow::anyhow!("reading stdin: {e}"))
         })
         .await?
+    }
+}
+
+/// `Read` over the chunks the reader thread sends; shutdown reads as EOF.
+struct Chunks {
+    rx: async_channel::Receiver<io::Result<Vec<u8>>>,
+    shutdown: Shutdown,
+    handle: tokio::runtime::Handle,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.current.len() {
+            let mut shutdown = self.shutdown.clone();
+            let next = self.handle.block_on(async {
+                tokio::select! {
+                    chunk = self.rx.recv() => chunk.ok(),
+                    () = shutdown.recv() => None,
+                }
+            });
+            match next {
+                None => return Ok(0),
+                Some(chunk) => {
+                    self.current = chunk?;
+                    self.pos = 0;
+                }
+            }
+        }
+        let n = out.len().min(self.current.len() - self.pos);
+        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }

@@ -43,7 +43,7 @@ impl ErrorLog {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if st.0.elapsed().as_secs() >= 1 {
                 if st.2 > 0 {
-                    tracing::warn!(stage, "{} more errors not logged (rate limit)", st.2);
+                    tracing::warn!("{stage}: {} more errors not logged (rate limit)", st.2);
                 }
                 *st = (Instant::now(), 0, 0);
             }
@@ -53,7 +53,7 @@ impl ErrorLog {
             }
             st.1 += 1;
         }
-        tracing::warn!(stage, "{reason}");
+        tracing::warn!("{stage}: {reason}");
     }
 }
 
