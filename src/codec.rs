@@ -42,10 +42,11 @@ pub enum Line<'a> {
     TooLong { prefix: &'a [u8], len: usize },
 }
 
-/// Splits a byte stream into lines, never holding more than `max_line` bytes
-/// of one line.
-pub struct LineReader<R> {
-    inner: R,
+/// Splits bytes into lines, never holding more than `max_line` bytes of one
+/// line. Push-based, so that blocking readers ([`LineReader`]) and async
+/// sockets share it: read into [`spare`](Self::spare), then call
+/// [`filled`](Self::filled); at end of input call [`finish`](Self::finish).
+pub struct LineFramer {
     buf: Vec<u8>,
     /// Start of the unconsumed bytes in `buf`.
     start: usize,
@@ -56,56 +57,43 @@ pub struct LineReader<R> {
     line: u64,
     /// Set while skipping the rest of an over-long line: (prefix, bytes seen).
     skipping: Option<(Vec<u8>, usize)>,
-    eof: bool,
-    /// Total bytes read so far.
-    pub bytes_read: u64,
 }
 
-impl<R: Read> LineReader<R> {
-    /// Frames `inner` with a maximum line length of `max_line` bytes.
-    pub fn new(inner: R, max_line: usize) -> Self {
-        LineReader {
-            inner,
+impl LineFramer {
+    /// A framer for lines of at most `max_line` bytes.
+    pub fn new(max_line: usize) -> Self {
+        LineFramer {
             buf: vec![0; INITIAL_BUFFER],
             start: 0,
             end: 0,
             max_line,
             line: 1,
             skipping: None,
-            eof: false,
-            bytes_read: 0,
         }
     }
 
-    /// Reads one chunk and calls `f(line_number, line)` for each line it
-    /// completes. Returns `Ok(false)` once the input is exhausted.
-    pub fn read_chunk(&mut self, mut f: impl FnMut(u64, Line<'_>)) -> io::Result<bool> {
-        if self.eof {
-            return Ok(false);
-        }
-        // Make room: move the partial line to the front.
+    /// Free space to read the next bytes into (never empty).
+    pub fn spare(&mut self) -> &mut [u8] {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        let n = loop {
-            match self.inner.read(&mut self.buf[self.end..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        self.bytes_read += n as u64;
+        if self.end == self.buf.len() {
+            // Only reachable with a partial line within the limit that fills
+            // the buffer: grow, bounded by max_line plus one read.
+            let new_len = (self.buf.len() * 2).min(self.max_line + INITIAL_BUFFER + 1);
+            self.buf.resize(new_len.max(self.buf.len() + 1), 0);
+        }
+        &mut self.buf[self.end..]
+    }
+
+    /// Takes `n` bytes just written into [`spare`](Self::spare) and calls
+    /// `f(line_number, line)` for each line they complete.
+    pub fn filled(&mut self, n: usize, mut f: impl FnMut(u64, Line<'_>)) {
         let scan_from = self.end;
         self.end += n;
-        if n == 0 {
-            self.eof = true;
-            self.finish(&mut f);
-            return Ok(false);
-        }
         self.split(scan_from, &mut f);
-        Ok(true)
     }
 
     fn split(&mut self, mut scan_from: usize, f: &mut impl FnMut(u64, Line<'_>)) {
@@ -153,14 +141,10 @@ impl<R: Read> LineReader<R> {
                 None => {
                     let pending = self.end - self.start;
                     if pending > self.max_line {
-                        let p = self.buf[self.start..self.start + TOO_LONG_PREFIX].to_vec();
+                        let keep = TOO_LONG_PREFIX.min(pending);
+                        let p = self.buf[self.start..self.start + keep].to_vec();
                         self.skipping = Some((p, pending));
                         self.start = self.end;
-                    } else if self.end == self.buf.len() {
-                        // The partial line fills the buffer but is within the
-                        // limit: grow (bounded by max_line + one read).
-                        let new_len = (self.buf.len() * 2).min(self.max_line + 64 * 1024 + 1);
-                        self.buf.resize(new_len.max(self.buf.len() + 1), 0);
                     }
                     return;
                 }
@@ -168,7 +152,8 @@ impl<R: Read> LineReader<R> {
         }
     }
 
-    fn finish(&mut self, f: &mut impl FnMut(u64, Line<'_>)) {
+    /// End of input: emits the last line if it had no newline.
+    pub fn finish(&mut self, mut f: impl FnMut(u64, Line<'_>)) {
         if let Some((prefix, seen)) = self.skipping.take() {
             let len = seen + (self.end - self.start);
             f(
@@ -178,16 +163,62 @@ impl<R: Read> LineReader<R> {
                     len,
                 },
             );
+            self.line += 1;
         } else if self.end > self.start {
             let len = self.end - self.start;
             if len > self.max_line {
-                let p = &self.buf[self.start..self.start + TOO_LONG_PREFIX];
+                let p = &self.buf[self.start..self.start + TOO_LONG_PREFIX.min(len)];
                 f(self.line, Line::TooLong { prefix: p, len });
             } else {
                 f(self.line, Line::Complete(&self.buf[self.start..self.end]));
             }
+            self.line += 1;
         }
         self.start = self.end;
+    }
+}
+
+/// A [`LineFramer`] over a blocking reader.
+pub struct LineReader<R> {
+    inner: R,
+    framer: LineFramer,
+    eof: bool,
+    /// Total bytes read so far.
+    pub bytes_read: u64,
+}
+
+impl<R: Read> LineReader<R> {
+    /// Frames `inner` with a maximum line length of `max_line` bytes.
+    pub fn new(inner: R, max_line: usize) -> Self {
+        LineReader {
+            inner,
+            framer: LineFramer::new(max_line),
+            eof: false,
+            bytes_read: 0,
+        }
+    }
+
+    /// Reads one chunk and calls `f(line_number, line)` for each line it
+    /// completes. Returns `Ok(false)` once the input is exhausted.
+    pub fn read_chunk(&mut self, f: impl FnMut(u64, Line<'_>)) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let n = loop {
+            match self.inner.read(self.framer.spare()) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.bytes_read += n as u64;
+        if n == 0 {
+            self.eof = true;
+            self.framer.finish(f);
+            return Ok(false);
+        }
+        self.framer.filled(n, f);
+        Ok(true)
     }
 }
 
@@ -312,6 +343,18 @@ mod tests {
                 (1, "ok".into()),
                 (2, "<too long: 300000>".into()),
                 (3, "after".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn tiny_limits_do_not_panic() {
+        assert_eq!(
+            lines(b"0123456789abc\nok\n0123456789abc", 4),
+            vec![
+                (1, "<too long: 13>".into()),
+                (2, "ok".into()),
+                (3, "<too long: 13>".into())
             ]
         );
     }

@@ -45,7 +45,12 @@ ordered = true
         d.display()
     );
     std::fs::write(d.join("p.toml"), config).unwrap();
-    sluice().arg("run").arg(d.join("p.toml")).arg("-q").assert().success();
+    sluice()
+        .arg("run")
+        .arg(d.join("p.toml"))
+        .arg("-q")
+        .assert()
+        .success();
     // Patterns are expanded in the order given, each in name order.
     let out = std::fs::read_to_string(d.join("out/n.txt")).unwrap();
     assert_eq!(out, "1\n2\n5\n3\n4\n");
@@ -77,7 +82,12 @@ codec = "text"
         d.display()
     );
     std::fs::write(d.join("p.toml"), config).unwrap();
-    sluice().arg("run").arg(d.join("p.toml")).arg("-q").assert().success();
+    sluice()
+        .arg("run")
+        .arg(d.join("p.toml"))
+        .arg("-q")
+        .assert()
+        .success();
     let json = std::fs::read_to_string(d.join("json.out")).unwrap();
     assert_eq!(json, "\"first line\"\n\"second line\"\n");
     let text = std::fs::read_to_string(d.join("text.out")).unwrap();
@@ -107,5 +117,8 @@ path = "{0}/out.jsonl"
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("source `logs`"), "{stderr}");
     assert!(stderr.contains("no file matches"), "{stderr}");
-    assert!(!d.join("out.jsonl").exists(), "the sink must not have started");
+    assert!(
+        !d.join("out.jsonl").exists(),
+        "the sink must not have started"
+    );
 }
