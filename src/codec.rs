@@ -6,10 +6,12 @@
 
 use std::io::{self, Read, Write};
 
+use bytes::Bytes;
 use jaq_json::Val;
 use serde::Deserialize;
 
 use crate::event::{Event, error_event};
+use crate::json;
 
 /// Default limit on one input line: 1 MiB, far above any sane log line, far
 /// below what would hurt memory if a peer never sends a newline.
@@ -253,19 +255,22 @@ pub fn decode(
     };
     match codec {
         // A CRLF line ending is a line ending, not data.
-        Codec::Text => Some(Ok(Event {
-            value: Val::from(text.strip_suffix('\r').unwrap_or(text).to_string()),
-            line: line_no,
-        })),
+        Codec::Text => {
+            let text = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            let value = Val::utf8_str(Bytes::copy_from_slice(text));
+            Some(Ok(Event::with_line(value, line_no)))
+        }
         Codec::Json => {
+            // Most lines are already compact JSON: keep the text, parse later
+            // only if a stage needs the value.
+            if json::is_canonical(bytes) {
+                return Some(Ok(Event::from_raw(Bytes::copy_from_slice(bytes), line_no)));
+            }
             if text.bytes().all(|b| b.is_ascii_whitespace()) {
                 return None;
             }
             match jaq_json::read::parse_single(bytes) {
-                Ok(value) => Some(Ok(Event {
-                    value,
-                    line: line_no,
-                })),
+                Ok(value) => Some(Ok(Event::with_line(value, line_no))),
                 Err(e) => {
                     let reason = format!("invalid JSON on line {line_no}: {e}");
                     Some(Err(error_event(
@@ -370,7 +375,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let mut out = Vec::new();
-        encode(Codec::Json, &ok.value, &mut out);
+        ok.encode(Codec::Json, &mut out);
         assert_eq!(out, b"\"hi\"\n");
     }
 }

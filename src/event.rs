@@ -6,13 +6,24 @@
 //! a dense per-origin sequence number `seq`, which ordered sinks use to restore
 //! source order after N workers have shuffled them.
 
+use bytes::Bytes;
 use jaq_json::Val;
 
-/// One event: a JSON value and, when known, the input line it was read from.
+use crate::codec::Codec;
+
+/// One event: a JSON value, its raw text when known, and the input line it
+/// was read from.
+///
+/// A source that reads a line already in canonical compact form keeps only
+/// the text: the value is parsed the first time a stage asks for it, and a
+/// sink writes the text as it is. A stage that changes the value drops the
+/// text. At least one of the two is always present.
 #[derive(Clone, Debug)]
 pub struct Event {
-    /// The payload, parsed once at the source and serialised once at the sink.
-    pub value: Val,
+    /// The JSON text of the value, exactly as a sink would write it.
+    raw: Option<Bytes>,
+    /// The parsed value.
+    value: Option<Val>,
     /// 1-based input line number, or 0 when the event did not come from a line.
     pub line: u64,
 }
@@ -20,7 +31,121 @@ pub struct Event {
 impl Event {
     /// An event that did not come from an input line.
     pub fn new(value: Val) -> Self {
-        Event { value, line: 0 }
+        Self::with_line(value, 0)
+    }
+
+    /// An event holding `value`, read from line `line`.
+    pub fn with_line(value: Val, line: u64) -> Self {
+        Event {
+            raw: None,
+            value: Some(value),
+            line,
+        }
+    }
+
+    /// An event known only by its canonical JSON text (see
+    /// [`crate::json::is_canonical`]).
+    pub fn from_raw(raw: Bytes, line: u64) -> Self {
+        Event {
+            raw: Some(raw),
+            value: None,
+            line,
+        }
+    }
+
+    /// The value if it is already parsed.
+    pub fn parsed(&self) -> Option<&Val> {
+        self.value.as_ref()
+    }
+
+    /// The canonical JSON text, when the value has not been changed since it
+    /// was read.
+    pub fn raw(&self) -> Option<&[u8]> {
+        self.raw.as_deref()
+    }
+
+    /// The value, parsed from the text on first use.
+    pub fn value(&mut self) -> Result<&Val, String> {
+        if self.value.is_none() {
+            self.value = Some(self.parse()?);
+        }
+        Ok(self.value.as_ref().expect("set just above"))
+    }
+
+    /// The value (a cheap clone: values share their contents).
+    pub fn to_value(&mut self) -> Result<Val, String> {
+        self.value().cloned()
+    }
+
+    /// The value, for building an error event: the raw text as a string if it
+    /// cannot be parsed (which a canonical text always can).
+    pub fn into_value(mut self) -> Val {
+        match self.value.take() {
+            Some(v) => v,
+            None => self.parse().unwrap_or_else(|_| {
+                Val::from(
+                    String::from_utf8_lossy(self.raw.as_deref().unwrap_or_default()).into_owned(),
+                )
+            }),
+        }
+    }
+
+    /// True when `v` is this event's own value, unchanged (the same shared
+    /// object or array, or an equal scalar); then the raw text still holds.
+    pub fn is_same_value(&self, v: &Val) -> bool {
+        match (&self.value, v) {
+            (Some(Val::Obj(a)), Val::Obj(b)) => jaq_json::Rc::ptr_eq(a, b),
+            (Some(Val::Arr(a)), Val::Arr(b)) => jaq_json::Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// Keeps the raw text with a value known to be this event's own.
+    pub fn derived(&self, value: Val) -> Event {
+        let raw = if self.is_same_value(&value) {
+            self.raw.clone()
+        } else {
+            None
+        };
+        Event {
+            raw,
+            value: Some(value),
+            line: self.line,
+        }
+    }
+
+    fn parse(&self) -> Result<Val, String> {
+        let raw = self.raw.as_deref().unwrap_or_default();
+        jaq_json::read::parse_single(raw).map_err(|e| format!("invalid JSON: {e}"))
+    }
+
+    /// Writes the event as one line: its raw text when it has one, else the
+    /// value, compact (`json`) or as a raw string (`text`).
+    pub fn encode(&self, codec: Codec, out: &mut Vec<u8>) {
+        match (&self.raw, &self.value, codec) {
+            (Some(raw), _, Codec::Json) => {
+                out.extend_from_slice(raw);
+                out.push(b'\n');
+            }
+            (_, Some(v), _) => crate::codec::encode(codec, v, out),
+            (Some(raw), None, Codec::Text) => match raw.first() {
+                // A string without escapes is its text between the quotes.
+                Some(b'"') if !raw.contains(&b'\\') => {
+                    out.extend_from_slice(&raw[1..raw.len() - 1]);
+                    out.push(b'\n');
+                }
+                Some(b'"') => crate::codec::encode(codec, &self.parse_or_string(), out),
+                _ => {
+                    out.extend_from_slice(raw);
+                    out.push(b'\n');
+                }
+            },
+            (None, None, _) => out.push(b'\n'),
+        }
+    }
+
+    fn parse_or_string(&self) -> Val {
+        self.parse().unwrap_or(Val::Null)
     }
 }
 
@@ -95,8 +220,5 @@ pub fn error_event(stage: &str, reason: &str, input: Val, line: u64) -> Event {
     if line > 0 {
         map.insert(Val::from(String::from("line")), Val::from(line as isize));
     }
-    Event {
-        value: Val::obj(map),
-        line,
-    }
+    Event::with_line(Val::obj(map), line)
 }

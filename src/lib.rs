@@ -6,7 +6,8 @@
 //! - [`graph`]: stage graph checks (inputs, cycles) and DOT output.
 //! - [`event`]: events and batches, the ordering key, error events.
 //! - [`codec`]: line framing with a maximum length, json/text decode and encode.
-//! - [`jq`]: jq programs on the jaq crates.
+//! - [`jq`]: jq programs on the jaq crates, and a fast path for simple conditions.
+//! - [`json`]: raw JSON text: canonical-form check and field lookup without parsing.
 //! - [`topology`]: edges, fan-out, workers, reordering, building and running the graph.
 //! - [`sources`], [`transforms`], [`sinks`]: one file per stage kind.
 //! - [`stats`]: counters, the in-flight gauge, summary and report.
@@ -22,6 +23,7 @@ pub mod event;
 pub mod filter_cmd;
 pub mod graph;
 pub mod jq;
+pub mod json;
 pub mod sinks;
 pub mod sources;
 pub mod stats;

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::codec::{Codec, encode};
+use crate::codec::Codec;
 use crate::sinks::SinkContext;
 
 /// Buffered output is written once it exceeds this many bytes.
@@ -36,7 +36,7 @@ impl LineWriter {
             let n = batch.len() as u64;
             ctx.stats.events_in.fetch_add(n, Relaxed);
             for e in &batch.events {
-                encode(self.codec, &e.value, &mut buf);
+                e.encode(self.codec, &mut buf);
             }
             pending_events += n;
             drop(batch);

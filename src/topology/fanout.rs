@@ -29,7 +29,7 @@ impl ErrorLog {
     }
 
     fn log(&self, stage: &str, event: &Event) {
-        let reason = match &event.value {
+        let reason = match event.parsed().unwrap_or(&jaq_json::Val::Null) {
             jaq_json::Val::Obj(map) => map
                 .get(&jaq_json::Val::from("error".to_string()))
                 .map(|v| match v {

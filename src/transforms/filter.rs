@@ -5,8 +5,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::event::error_event;
+use crate::event::{Event, error_event};
 use crate::jq::Program;
+use crate::jq::fast::Cond;
 use crate::transforms::{BatchCtx, PortBuffers, SyncTransform};
 
 /// Settings of a `filter` transform.
@@ -21,33 +22,55 @@ pub struct FilterConfig {
 impl FilterConfig {
     /// Compiles the condition.
     pub fn build(&self) -> anyhow::Result<Filter> {
-        let program = Program::compile(self.condition.get_ref())
-            .map_err(|e| anyhow::anyhow!("invalid condition: {}", e[0]))?;
-        Ok(Filter {
-            program: Arc::new(program),
-        })
+        let code = self.condition.get_ref();
+        let program =
+            Program::compile(code).map_err(|e| anyhow::anyhow!("invalid condition: {}", e[0]))?;
+        Ok(Filter::new(Arc::new(program), Cond::compile(code)))
     }
 }
 
 /// A running filter.
 pub struct Filter {
     program: Arc<Program>,
+    /// The condition's fast form, tried first on raw events.
+    fast: Option<Cond>,
+}
+
+impl Filter {
+    /// A filter on `program`, with its fast form when it has one.
+    pub fn new(program: Arc<Program>, fast: Option<Cond>) -> Self {
+        Filter { program, fast }
+    }
+
+    /// Whether `event` passes; `Err` carries jq's runtime error.
+    pub fn test(&self, event: &mut Event) -> Result<bool, String> {
+        test(&self.program, self.fast.as_ref(), event)
+    }
+}
+
+/// Evaluates a condition: on the raw text when the fast form can answer,
+/// else with jq on the parsed value.
+pub fn test(program: &Program, fast: Option<&Cond>, event: &mut Event) -> Result<bool, String> {
+    if let (Some(cond), Some(raw)) = (fast, event.raw())
+        && let Some(answer) = cond.eval(raw)
+    {
+        return Ok(answer);
+    }
+    program.is_truthy(event.to_value()?)
 }
 
 impl SyncTransform for Filter {
-    fn process(
-        &mut self,
-        input: Vec<crate::event::Event>,
-        ctx: &BatchCtx<'_>,
-        out: &mut PortBuffers,
-    ) {
+    fn process(&mut self, input: Vec<Event>, ctx: &BatchCtx<'_>, out: &mut PortBuffers) {
         let (main, rest) = out.split_at_mut(1);
         let errors = rest.last_mut().expect("every stage has an errors port");
-        for event in input {
-            match self.program.is_truthy(event.value.clone()) {
+        for mut event in input {
+            match self.test(&mut event) {
                 Ok(true) => main[0].push(event),
                 Ok(false) => {}
-                Err(e) => errors.push(error_event(ctx.stage, &e, event.value, event.line)),
+                Err(e) => {
+                    let line = event.line;
+                    errors.push(error_event(ctx.stage, &e, event.into_value(), line))
+                }
             }
         }
     }

@@ -1,4 +1,8 @@
 //! `type = "jq"`: runs a jq program; each input yields zero or more events.
+//!
+//! Outputs that are the input itself (`select(...)`, `.`) keep the input's
+//! raw text, so the sink writes the original bytes; a `select` whose
+//! condition has a fast form does not even parse the event.
 
 use std::sync::Arc;
 
@@ -7,6 +11,7 @@ use toml::Spanned;
 
 use crate::event::{Event, error_event};
 use crate::jq::Program;
+use crate::jq::fast::{Cond, Projection};
 use crate::transforms::{BatchCtx, PortBuffers, SyncTransform};
 
 /// Settings of a `jq` transform.
@@ -20,21 +25,37 @@ pub struct JqConfig {
 impl JqConfig {
     /// Compiles the program.
     pub fn build(&self) -> anyhow::Result<Jq> {
-        let program = Program::compile(self.program.get_ref())
-            .map_err(|e| anyhow::anyhow!("invalid program: {}", e[0]))?;
-        Ok(Jq::new(Arc::new(program)))
+        let code = self.program.get_ref();
+        let program =
+            Program::compile(code).map_err(|e| anyhow::anyhow!("invalid program: {}", e[0]))?;
+        let program = Arc::new(program);
+        let select = Cond::compile_select(code);
+        let projection = Projection::compile(code);
+        Ok(Jq {
+            program,
+            select,
+            projection,
+        })
     }
 }
 
 /// A running jq stage.
 pub struct Jq {
     program: Arc<Program>,
+    /// For `select(COND)` programs: the fast form of `COND`.
+    select: Option<Cond>,
+    /// For programs that only pick fields: their fast form.
+    projection: Option<Projection>,
 }
 
 impl Jq {
     /// A stage running `program`.
     pub fn new(program: Arc<Program>) -> Self {
-        Jq { program }
+        Jq {
+            program,
+            select: None,
+            projection: None,
+        }
     }
 }
 
@@ -44,12 +65,42 @@ impl SyncTransform for Jq {
         let main = &mut main[0];
         let errors = rest.last_mut().expect("every stage has an errors port");
         main.reserve(input.len());
-        for event in input {
-            let line = event.line;
-            let original = event.value.clone();
-            self.program.run(event.value, |r| match r {
-                Ok(value) => main.push(Event { value, line }),
-                Err(e) => errors.push(error_event(ctx.stage, &e, original.clone(), line)),
+        for mut event in input {
+            if let (Some(cond), Some(raw)) = (&self.select, event.raw())
+                && let Some(keep) = cond.eval(raw)
+            {
+                if keep {
+                    main.push(event);
+                }
+                continue;
+            }
+            if let (Some(p), Some(raw)) = (&self.projection, event.raw()) {
+                if p.is_identity() {
+                    main.push(event);
+                    continue;
+                }
+                let mut text = Vec::with_capacity(raw.len());
+                if p.eval(raw, &mut text) {
+                    main.push(Event::from_raw(text.into(), event.line));
+                    continue;
+                }
+            }
+            let value = match event.to_value() {
+                Ok(v) => v,
+                Err(e) => {
+                    let line = event.line;
+                    errors.push(error_event(ctx.stage, &e, event.into_value(), line));
+                    continue;
+                }
+            };
+            self.program.run(value, |r| match r {
+                Ok(v) => main.push(event.derived(v)),
+                Err(e) => errors.push(error_event(
+                    ctx.stage,
+                    &e,
+                    event.clone().into_value(),
+                    event.line,
+                )),
             });
         }
     }

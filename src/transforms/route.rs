@@ -9,6 +9,8 @@ use toml::Spanned;
 
 use crate::event::{Event, error_event};
 use crate::jq::Program;
+use crate::jq::fast::Cond;
+use crate::transforms::filter::test;
 use crate::transforms::{BatchCtx, PortBuffers, Problem, SyncTransform, check_program};
 
 /// The port of events no route matched.
@@ -62,30 +64,38 @@ impl RouteConfig {
                     .map_err(|e| anyhow::anyhow!("route `{name}`: {}", e[0]))
             })
             .collect::<anyhow::Result<_>>()?;
-        Ok(Route { conditions })
+        let fast = self
+            .routes
+            .values()
+            .map(|c| Cond::compile(c.get_ref()))
+            .collect();
+        Ok(Route { conditions, fast })
     }
 }
 
 /// A running router.
 pub struct Route {
     conditions: Vec<Arc<Program>>,
+    /// Fast forms of the conditions, tried first on raw events.
+    fast: Vec<Option<Cond>>,
 }
 
 impl SyncTransform for Route {
     fn process(&mut self, input: Vec<Event>, ctx: &BatchCtx<'_>, out: &mut PortBuffers) {
         let unmatched = self.conditions.len();
         let errors = unmatched + 1;
-        'events: for event in input {
+        'events: for mut event in input {
             let mut matched = false;
             for (port, cond) in self.conditions.iter().enumerate() {
-                match cond.is_truthy(event.value.clone()) {
+                match test(cond, self.fast[port].as_ref(), &mut event) {
                     Ok(true) => {
                         out[port].push(event.clone());
                         matched = true;
                     }
                     Ok(false) => {}
                     Err(e) => {
-                        out[errors].push(error_event(ctx.stage, &e, event.value, event.line));
+                        let line = event.line;
+                        out[errors].push(error_event(ctx.stage, &e, event.into_value(), line));
                         continue 'events;
                     }
                 }

@@ -5,6 +5,8 @@
 //! goes through [`Program`], so the dialect and the error texts are the same
 //! everywhere.
 
+pub mod fast;
+
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Ctx, Vars, data};
 use jaq_json::Val;

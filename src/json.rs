@@ -1,0 +1,333 @@
+//! Raw JSON text without building a tree: a scanner that checks a line is
+//! valid JSON *in the exact form the sink would write it* (compact, canonical
+//! escapes, no duplicate keys), and lookups of top-level paths in such text.
+//!
+//! This is what lets an event that no stage modifies travel from source to
+//! sink as its original bytes: parsed only if a stage needs the value, never
+//! re-serialised.
+
+/// Deepest nesting the scanner follows; deeper documents take the slow path.
+const MAX_DEPTH: usize = 64;
+
+/// Objects with more keys than this are not checked for duplicates and take
+/// the slow path.
+const MAX_KEYS: usize = 64;
+
+/// True when `s` (valid UTF-8) is one JSON value written exactly as
+/// `jaq_json`'s compact writer would write it again.
+pub fn is_canonical(s: &[u8]) -> bool {
+    let mut sc = Scanner { s, i: 0 };
+    sc.value(0) && sc.i == s.len()
+}
+
+struct Scanner<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn value(&mut self, depth: usize) -> bool {
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => false,
+        }
+    }
+
+    fn literal(&mut self, lit: &[u8]) -> bool {
+        if self.s[self.i..].starts_with(lit) {
+            self.i += lit.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> bool {
+        if depth >= MAX_DEPTH {
+            return false;
+        }
+        self.i += 1;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return true;
+        }
+        let mut keys: [(usize, usize); MAX_KEYS] = [(0, 0); MAX_KEYS];
+        let mut n = 0;
+        loop {
+            let start = self.i;
+            if self.peek() != Some(b'"') || !self.string() {
+                return false;
+            }
+            let key = &self.s[start..self.i];
+            if n == MAX_KEYS || keys[..n].iter().any(|&(a, b)| &self.s[a..b] == key) {
+                return false;
+            }
+            keys[n] = (start, self.i);
+            n += 1;
+            if self.peek() != Some(b':') {
+                return false;
+            }
+            self.i += 1;
+            if !self.value(depth + 1) {
+                return false;
+            }
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        if depth >= MAX_DEPTH {
+            return false;
+        }
+        self.i += 1;
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return true;
+        }
+        loop {
+            if !self.value(depth + 1) {
+                return false;
+            }
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// A string whose escapes are exactly those the writer produces.
+    fn string(&mut self) -> bool {
+        self.i += 1;
+        let s = self.s;
+        while let Some(&c) = s.get(self.i) {
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return true;
+                }
+                b'\\' => {
+                    match s.get(self.i + 1) {
+                        Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
+                        Some(b'u') => {
+                            // Only control characters without a short form,
+                            // and DEL, are written as \u00xx (lowercase hex).
+                            let Some(hex) = s.get(self.i + 2..self.i + 6) else {
+                                return false;
+                            };
+                            let Some(code) = std::str::from_utf8(hex)
+                                .ok()
+                                .filter(|h| {
+                                    h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                                })
+                                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                            else {
+                                return false;
+                            };
+                            let short = matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d);
+                            if !((code < 0x20 && !short) || code == 0x7f) {
+                                return false;
+                            }
+                            self.i += 6;
+                        }
+                        _ => return false,
+                    }
+                }
+                0x00..=0x1f | 0x7f => return false,
+                _ => self.i += 1,
+            }
+        }
+        false
+    }
+
+    /// A JSON number; `-0` is the one literal the writer would change.
+    fn number(&mut self) -> bool {
+        let s = self.s;
+        let start = self.i;
+        if s.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        match s.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                while matches!(s.get(self.i), Some(b'0'..=b'9')) {
+                    self.i += 1;
+                }
+            }
+            _ => return false,
+        }
+        let int_end = self.i;
+        if s.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if !self.digits() {
+                return false;
+            }
+        }
+        if matches!(s.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(s.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !self.digits() {
+                return false;
+            }
+        }
+        !(int_end == self.i && &s[start..self.i] == b"-0")
+    }
+
+    fn digits(&mut self) -> bool {
+        let from = self.i;
+        while matches!(self.s.get(self.i), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        self.i > from
+    }
+
+    /// Skips one value known to be valid; returns its end.
+    fn skip(&mut self) -> usize {
+        self.value(0);
+        self.i
+    }
+}
+
+/// The kind of a raw JSON value, in jq's ordering of types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// `null`
+    Null,
+    /// `false`
+    False,
+    /// `true`
+    True,
+    /// a number
+    Number,
+    /// a string
+    String,
+    /// an array
+    Array,
+    /// an object
+    Object,
+}
+
+/// The kind of the canonical raw value `v`.
+pub fn kind(v: &[u8]) -> Kind {
+    match v.first() {
+        Some(b'n') => Kind::Null,
+        Some(b'f') => Kind::False,
+        Some(b't') => Kind::True,
+        Some(b'"') => Kind::String,
+        Some(b'[') => Kind::Array,
+        Some(b'{') => Kind::Object,
+        _ => Kind::Number,
+    }
+}
+
+/// The raw value of key `key` in the canonical raw object `obj`; `None` when
+/// absent. `key` is compared with the raw key text, so it must contain no
+/// character that needs escaping.
+pub fn get<'a>(obj: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let mut sc = Scanner { s: obj, i: 1 };
+    if obj.get(1) == Some(&b'}') {
+        return None;
+    }
+    loop {
+        let kstart = sc.i;
+        sc.string();
+        let k = &obj[kstart + 1..sc.i - 1];
+        sc.i += 1; // ':'
+        let vstart = sc.i;
+        let vend = sc.skip();
+        if k == key {
+            return Some(&obj[vstart..vend]);
+        }
+        match obj.get(sc.i) {
+            Some(b',') => sc.i += 1,
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_json_is_canonical() {
+        for ok in [
+            r#"{"a":1,"b":[true,false,null],"c":{"d":"x\"y\\z\n"},"e":-1.5e3}"#,
+            r#""é\u001f\u007f""#,
+            "[]",
+            "{}",
+            "0",
+            "-0.0",
+        ] {
+            assert!(is_canonical(ok.as_bytes()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn anything_the_writer_would_change_is_not() {
+        for no in [
+            r#"{"a": 1}"#,
+            r#"{"a":1,"a":2}"#,
+            r#""\/""#,
+            r#""\u0041""#,
+            r#""\u000a""#,
+            r#""\u001F""#,
+            "-0",
+            "01",
+            "1.",
+            r#"{"a":1"#,
+            "[1,]",
+            "tru",
+            "1 ",
+            "\"\x7f\"",
+        ] {
+            assert!(!is_canonical(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn canonical_text_round_trips_through_the_writer() {
+        for s in [
+            r#"{"a":1,"b":[true,false,null],"c":{"d":"x\"y\\z\n\t\r\b\f"},"e":-1.5e3,"f":1E+2}"#,
+            r#"["\u0000\u001f\u007f",12345678901234567890123]"#,
+        ] {
+            assert!(is_canonical(s.as_bytes()), "{s}");
+            let v = jaq_json::read::parse_single(s.as_bytes()).unwrap();
+            let mut out = Vec::new();
+            jaq_json::write::write(&mut out, &jaq_json::write::Pp::default(), 0, &v).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn get_finds_top_level_keys_only() {
+        let o = br#"{"x":{"level":"no"},"level":"error","n":[1,{"a":2}]}"#;
+        assert_eq!(get(o, b"level"), Some(&br#""error""#[..]));
+        assert_eq!(get(o, b"n"), Some(&br#"[1,{"a":2}]"#[..]));
+        assert_eq!(get(o, b"missing"), None);
+        assert_eq!(get(b"{}", b"a"), None);
+        assert_eq!(kind(b"-1"), Kind::Number);
+    }
+}
