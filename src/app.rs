@@ -7,7 +7,7 @@ use crate::cli::{Common, FilterArgs, LogFormat};
 use crate::config::{self, Config, DEFAULT_CONFIG, Diagnostic};
 use crate::stats::Report;
 use crate::topology::{self, shutdown};
-use crate::{daemon, filter_cmd, graph};
+use crate::{daemon, filter_cmd, graph, metrics, notify};
 
 /// Exit status for success.
 pub const EXIT_OK: u8 = 0;
@@ -147,8 +147,13 @@ fn execute(
     let outcome = runtime.block_on(async {
         let (trigger, listener) = shutdown::channel();
         let pieces = topology::build(config, &listener)?;
+        if let Some(address) = &config.pipeline.metrics_address {
+            metrics::serve(address, metrics::Metrics::new(&pieces.stats)).await?;
+        }
+        let stats = pieces.stats.clone();
         let force = daemon::watch_signals(trigger, config.pipeline.shutdown_grace);
-        anyhow::Ok(topology::run(pieces, force).await)
+        let run = topology::run(pieces, force);
+        anyhow::Ok(notify::supervise(run, &stats, listener).await)
     });
     // Blocking readers (stdin) may still be parked in a read; do not wait for them.
     runtime.shutdown_background();

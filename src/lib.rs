@@ -12,6 +12,8 @@
 //! - [`sources`], [`transforms`], [`sinks`]: one file per stage kind.
 //! - [`stats`]: counters, the in-flight gauge, summary and report.
 //! - [`daemon`]: signals and the shutdown deadline.
+//! - [`metrics`]: Prometheus text at `metrics_address`: counters, edge occupancy, latency.
+//! - [`notify`]: systemd's sd_notify protocol: READY, STOPPING, WATCHDOG, STATUS.
 //! - [`filter_cmd`]: `sluice filter` as a pipeline built in code.
 
 pub mod app;
@@ -24,6 +26,8 @@ pub mod filter_cmd;
 pub mod graph;
 pub mod jq;
 pub mod json;
+pub mod metrics;
+pub mod notify;
 pub mod sinks;
 pub mod sources;
 pub mod stats;

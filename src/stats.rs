@@ -25,6 +25,12 @@ pub struct StageStats {
     pub discarded: AtomicU64,
     /// Bytes read (sources) or written (sinks).
     pub bytes: AtomicU64,
+    /// Open connections (network sources).
+    pub connections: AtomicU64,
+    /// Time spent on each batch (transforms, sinks), for the metrics.
+    pub latency: crate::metrics::Histogram,
+    /// How full the stage's input edge is (set when the graph is built).
+    pub input_edge: std::sync::OnceLock<crate::metrics::EdgeGauge>,
 }
 
 /// Events currently inside the graph: read by a source but not yet written by
@@ -63,7 +69,8 @@ impl InFlight {
     }
 }
 
-/// Everything counted about one run.
+/// Everything counted about one run (cloned by the metrics endpoint).
+#[derive(Clone)]
 pub struct RunStats {
     /// Stages in configuration order: (name, role, type, counters).
     pub stages: Vec<(String, &'static str, String, Arc<StageStats>)>,

@@ -71,8 +71,10 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
             }
         }
     }
+    let mut pipeline_span = root_span.start..root_span.start;
     if let Some(p) = sections.remove("pipeline") {
         let span = p.span();
+        pipeline_span = span.clone();
         match PipelineConfig::deserialize(ValueDeserializer::from(p)) {
             Ok(p) => pipeline = p,
             Err(e) => diags.push_toml(&e, span),
@@ -84,8 +86,12 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
             "`pipeline.capacity` must be at least 1",
         );
     }
-    if pipeline.metrics_address.is_some() {
-        tracing::warn!("`metrics_address` is accepted but this build serves no metrics yet");
+    if let Some(Err(message)) = pipeline
+        .metrics_address
+        .as_deref()
+        .map(crate::metrics::parse_address)
+    {
+        diags.push(pipeline_span.clone(), message);
     }
     for role in [Role::Source, Role::Transform, Role::Sink] {
         let Some(section) = sections.remove(role.section()) else {

@@ -5,6 +5,7 @@
 pub mod blackhole;
 pub mod file;
 pub mod stdout;
+pub mod tcp;
 mod writer;
 
 use std::ops::Range;
@@ -24,10 +25,12 @@ pub enum SinkConfig {
     File(file::FileSinkConfig),
     /// `type = "blackhole"`
     Blackhole(blackhole::BlackholeConfig),
+    /// `type = "tcp"`
+    Tcp(tcp::TcpSinkConfig),
 }
 
 /// Every sink `type`, for messages.
-pub const TYPES: &[&str] = &["stdout", "file", "blackhole"];
+pub const TYPES: &[&str] = &["stdout", "file", "blackhole", "tcp"];
 
 /// Parses the kind-specific keys of a `[sinks.NAME]` table of `type`.
 /// `None` when the type is unknown.
@@ -42,6 +45,7 @@ pub fn parse(
         "stdout" => de(table).map(SinkConfig::Stdout),
         "file" => de(table).map(SinkConfig::File),
         "blackhole" => de(table).map(SinkConfig::Blackhole),
+        "tcp" => de(table).map(SinkConfig::Tcp),
         _ => return None,
     })
 }
@@ -51,6 +55,7 @@ impl SinkConfig {
     pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
         match self {
             SinkConfig::Blackhole(b) => b.validate(),
+            SinkConfig::Tcp(c) => c.validate(),
             _ => Vec::new(),
         }
     }
@@ -62,6 +67,7 @@ impl SinkConfig {
             SinkConfig::Stdout(c) => SinkTask::Writer(c.open()),
             SinkConfig::File(c) => SinkTask::Writer(c.open()?),
             SinkConfig::Blackhole(c) => SinkTask::Blackhole(c.clone()),
+            SinkConfig::Tcp(c) => SinkTask::Tcp(c.clone()),
         })
     }
 
@@ -71,6 +77,7 @@ impl SinkConfig {
             SinkConfig::Stdout(_) => "stdout".into(),
             SinkConfig::File(f) => format!("file {}", f.path.display()),
             SinkConfig::Blackhole(_) => "blackhole".into(),
+            SinkConfig::Tcp(c) => format!("tcp {}", c.address),
         }
     }
 }
@@ -81,6 +88,8 @@ pub enum SinkTask {
     Writer(writer::LineWriter),
     /// Counts and discards.
     Blackhole(blackhole::BlackholeConfig),
+    /// Writes lines to a TCP peer (an async task: it waits on the network).
+    Tcp(tcp::TcpSinkConfig),
 }
 
 /// What a running sink needs.
@@ -102,6 +111,7 @@ impl SinkTask {
         tokio::task::spawn_blocking(move || match self {
             SinkTask::Writer(w) => w.run(ctx, &handle),
             SinkTask::Blackhole(b) => b.run(ctx, &handle),
+            SinkTask::Tcp(t) => handle.block_on(t.run(ctx)),
         })
         .await?
     }

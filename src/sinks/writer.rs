@@ -33,6 +33,7 @@ impl LineWriter {
         loop {
             let next = handle.block_on(ctx.input.recv());
             let Some(batch) = next else { break };
+            let started = std::time::Instant::now();
             let n = batch.len() as u64;
             ctx.stats.events_in.fetch_add(n, Relaxed);
             for e in &batch.events {
@@ -57,6 +58,7 @@ impl LineWriter {
                 buf.clear();
                 pending_events = 0;
             }
+            ctx.stats.latency.record(started.elapsed());
         }
         match self.write(&buf, true) {
             Ok(()) => {}

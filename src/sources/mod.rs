@@ -4,7 +4,11 @@
 pub mod file;
 pub mod generate;
 mod lines;
+pub mod net;
 pub mod stdin;
+pub mod tcp;
+pub mod udp;
+pub mod unix;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -27,10 +31,16 @@ pub enum SourceConfig {
     File(file::FileConfig),
     /// `type = "generate"`
     Generate(generate::GenerateConfig),
+    /// `type = "tcp"`
+    Tcp(tcp::TcpConfig),
+    /// `type = "udp"`
+    Udp(udp::UdpConfig),
+    /// `type = "unix"`
+    Unix(unix::UnixConfig),
 }
 
 /// Every source `type`, for messages.
-pub const TYPES: &[&str] = &["stdin", "file", "generate"];
+pub const TYPES: &[&str] = &["stdin", "file", "generate", "tcp", "udp", "unix"];
 
 /// Parses the kind-specific keys of a `[sources.NAME]` table of `type`.
 /// `None` when the type is unknown.
@@ -45,6 +55,9 @@ pub fn parse(
         "stdin" => de(table).map(SourceConfig::Stdin),
         "file" => de(table).map(SourceConfig::File),
         "generate" => de(table).map(SourceConfig::Generate),
+        "tcp" => de(table).map(SourceConfig::Tcp),
+        "udp" => de(table).map(SourceConfig::Udp),
+        "unix" => de(table).map(SourceConfig::Unix),
         _ => return None,
     })
 }
@@ -56,6 +69,9 @@ impl SourceConfig {
             SourceConfig::Generate(g) => g.validate(),
             SourceConfig::File(f) => f.validate(),
             SourceConfig::Stdin(_) => Vec::new(),
+            SourceConfig::Tcp(c) => c.validate(),
+            SourceConfig::Udp(c) => c.validate(),
+            SourceConfig::Unix(c) => c.validate(),
         }
     }
 
@@ -66,6 +82,9 @@ impl SourceConfig {
             SourceConfig::Stdin(c) => SourceTask::Stdin(c.clone()),
             SourceConfig::File(c) => SourceTask::File(c.open()?),
             SourceConfig::Generate(c) => SourceTask::Generate(c.clone()),
+            SourceConfig::Tcp(c) => SourceTask::Tcp(c.bind()?),
+            SourceConfig::Udp(c) => SourceTask::Udp(c.bind()?),
+            SourceConfig::Unix(c) => SourceTask::Unix(c.bind()?),
         })
     }
 
@@ -78,6 +97,9 @@ impl SourceConfig {
                 Some(n) => format!("generate {n}"),
                 None => "generate".into(),
             },
+            SourceConfig::Tcp(c) => format!("tcp {}", c.address),
+            SourceConfig::Udp(c) => format!("udp {}", c.address),
+            SourceConfig::Unix(c) => format!("unix {}", c.path.display()),
         }
     }
 }
@@ -90,6 +112,12 @@ pub enum SourceTask {
     File(file::OpenFiles),
     /// Synthesises events.
     Generate(generate::GenerateConfig),
+    /// Accepts TCP connections on its bound socket.
+    Tcp(tcp::TcpSource),
+    /// Receives datagrams on its bound socket.
+    Udp(udp::UdpSource),
+    /// Accepts connections on its Unix socket.
+    Unix(unix::UnixSource),
 }
 
 impl SourceTask {
@@ -100,6 +128,9 @@ impl SourceTask {
             SourceTask::Stdin(c) => c.run(ctx).await,
             SourceTask::File(f) => f.run(ctx).await,
             SourceTask::Generate(g) => g.run(ctx).await,
+            SourceTask::Tcp(s) => s.run(ctx).await,
+            SourceTask::Udp(s) => s.run(ctx).await,
+            SourceTask::Unix(s) => s.run(ctx).await,
         }
     }
 }

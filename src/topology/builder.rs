@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use crate::config::{Config, Role, StageKind};
 use crate::event::name_hash;
 use crate::graph;
+use crate::metrics::EdgeGauge;
 use crate::sinks::{SinkContext, SinkTask};
 use crate::sources::{SourceContext, SourceTask};
 use crate::stats::RunStats;
@@ -134,6 +135,11 @@ pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
         // Drop this stage's own sender: from now on only upstream stages hold
         // senders to it, so its input closes exactly when they all finish.
         let receiver = inputs[i].take().map(|(_, rx)| rx);
+        // Edge occupancy for the metrics, through a weak handle that never
+        // keeps the edge open (ordered edges do not expose their channel).
+        if let Some(rx) = receiver.as_ref().and_then(|r| r.share()) {
+            let _ = stage_stats[i].input_edge.set(EdgeGauge::new(&rx));
+        }
         match b {
             Built::Source(task) => {
                 let ctx = SourceContext {

@@ -54,7 +54,9 @@ impl Worker {
                 seed: self.seed,
             };
             let mut out: Vec<Vec<_>> = (0..ports).map(|_| Vec::new()).collect();
+            let started = std::time::Instant::now();
             self.transform.process(batch.events, &ctx, &mut out).await;
+            self.stats.latency.record(started.elapsed());
             let sent = self.outputs.send(origin, ctx.seq, out).await;
             self.in_flight.sub(n);
             if sent.is_err() {

@@ -1,0 +1,224 @@
+//! `type = "tcp"`: one line per event to a TCP peer, reconnecting on failure.
+//!
+//! A batch is written whole or retried whole: while the peer is down the sink
+//! keeps its unwritten lines and reconnects with exponential backoff and full
+//! jitter (a random wait between 0 and `min(cap, base * 2^attempt)`), so a
+//! crowd of sinks does not hammer a recovering peer in lockstep. Meanwhile
+//! its input edge fills and backpressure slows the graph: nothing is dropped.
+//! Delivery is at least once: lines the kernel accepted for a peer that died
+//! before reading them are lost with that peer (TCP acknowledges to the
+//! kernel, not to the application), and a batch interrupted by a broken
+//! connection is sent again whole on the next one.
+
+use std::ops::Range;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::codec::Codec;
+use crate::sinks::SinkContext;
+
+/// First reconnect wait's upper bound.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// Largest reconnect wait: a recovered peer is found within this long.
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// Shortest wait, so that an unlucky draw never spins.
+const BACKOFF_FLOOR: Duration = Duration::from_millis(10);
+/// Buffered lines are written once they exceed this many bytes (and always
+/// when the input goes idle).
+const WRITE_CHUNK: usize = 256 * 1024;
+/// A connection attempt that takes longer than this is abandoned and retried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of a `tcp` sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpSinkConfig {
+    /// `HOST:PORT` of the peer.
+    pub address: String,
+    /// `json` (default): compact JSON; `text`: strings raw, like `jq -r`.
+    #[serde(default)]
+    pub codec: Codec,
+}
+
+impl TcpSinkConfig {
+    /// Checks the address's form (the peer may well be down at start).
+    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
+        match crate::sources::tcp::check_address(&self.address) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![(None, e)],
+        }
+    }
+
+    /// Drains the input to the peer until the input closes.
+    pub async fn run(self, mut ctx: SinkContext) -> anyhow::Result<()> {
+        let mut peer = Peer {
+            address: self.address.clone(),
+            stage: ctx.name.clone(),
+            conn: None,
+            failures: 0,
+        };
+        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK * 2);
+        let mut pending = 0u64;
+        loop {
+            let next = ctx.input.recv().await;
+            let started = Instant::now();
+            let closed = next.is_none();
+            if let Some(batch) = next {
+                let n = batch.len() as u64;
+                ctx.stats.events_in.fetch_add(n, Relaxed);
+                for e in &batch.events {
+                    e.encode(self.codec, &mut buf);
+                }
+                pending += n;
+            }
+            if !buf.is_empty() && (closed || buf.len() >= WRITE_CHUNK || ctx.input.is_idle()) {
+                peer.write_all(&buf).await;
+                ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
+                ctx.stats.events_out.fetch_add(pending, Relaxed);
+                ctx.in_flight.sub(pending);
+                buf.clear();
+                pending = 0;
+            }
+            if closed {
+                break;
+            }
+            ctx.stats.latency.record(started.elapsed());
+        }
+        if let Some(mut conn) = peer.conn.take() {
+            // A clean end of stream for the peer.
+            let _ = conn.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+/// The connection to the peer, made and remade on demand.
+struct Peer {
+    address: String,
+    stage: String,
+    conn: Option<TcpStream>,
+    /// Consecutive failed attempts (connects or writes).
+    failures: u32,
+}
+
+impl Peer {
+    /// Writes `buf` whole, reconnecting as often as it takes.
+    async fn write_all(&mut self, buf: &[u8]) {
+        loop {
+            if self.conn.as_ref().is_some_and(peer_closed) {
+                tracing::warn!(
+                    "sink `{}`: {} closed the connection",
+                    self.stage,
+                    self.address
+                );
+                self.conn = None;
+            }
+            if self.conn.is_none() {
+                match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.address)).await
+                {
+                    Ok(Ok(conn)) => {
+                        let _ = conn.set_nodelay(true);
+                        if self.failures > 0 {
+                            tracing::info!(
+                                "sink `{}`: connected to {} after {} failed attempts",
+                                self.stage,
+                                self.address,
+                                self.failures
+                            );
+                        }
+                        self.conn = Some(conn);
+                    }
+                    Ok(Err(e)) => {
+                        self.fail(&format!("cannot connect to {}: {e}", self.address))
+                            .await;
+                        continue;
+                    }
+                    Err(_) => {
+                        self.fail(&format!("connecting to {} timed out", self.address))
+                            .await;
+                        continue;
+                    }
+                }
+            }
+            let conn = self.conn.as_mut().expect("connected just above");
+            match conn.write_all(buf).await {
+                Ok(()) => {
+                    self.failures = 0;
+                    return;
+                }
+                Err(e) => {
+                    self.conn = None;
+                    self.fail(&format!("writing to {}: {e}", self.address))
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Logs a failure (the first of a run loudly, then every tenth) and waits
+    /// the backoff.
+    async fn fail(&mut self, what: &str) {
+        self.failures = self.failures.saturating_add(1);
+        let wait = backoff(self.failures, &mut rand::rng());
+        if self.failures == 1 || self.failures.is_multiple_of(10) {
+            tracing::warn!(
+                "sink `{}`: {what} (attempt {}); retrying in {wait:?}",
+                self.stage,
+                self.failures
+            );
+        } else {
+            tracing::debug!("sink `{}`: {what}; retrying in {wait:?}", self.stage);
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Full jitter: a uniform wait in `[0, min(cap, base * 2^(attempt-1))]`,
+/// never under [`BACKOFF_FLOOR`].
+fn backoff(attempt: u32, rng: &mut impl Rng) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(BACKOFF_CAP);
+    let wait = ceiling.mul_f64(rng.random::<f64>());
+    wait.max(BACKOFF_FLOOR)
+}
+
+/// True when the peer has closed its end (a read sees end of stream): then
+/// the connection is remade before writing into a socket nobody reads.
+fn peer_closed(conn: &TcpStream) -> bool {
+    let mut probe = [0u8; 64];
+    loop {
+        match conn.try_read(&mut probe) {
+            Ok(0) => return true,
+            // The peer talks back; we have nothing to say to it.
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_never_spins() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        for attempt in 1..40 {
+            let ceiling = BACKOFF_BASE
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(BACKOFF_CAP);
+            for _ in 0..100 {
+                let w = backoff(attempt, &mut rng);
+                assert!(w >= BACKOFF_FLOOR && w <= ceiling.max(BACKOFF_FLOOR));
+            }
+        }
+    }
+}

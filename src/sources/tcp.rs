@@ -1,0 +1,114 @@
+//! `type = "tcp"`: newline-delimited events from TCP connections, one task
+//! per connection, at most `max_connections` at once (see [`super::net`]).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::ops::Range;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::codec::Codec;
+use crate::sources::SourceContext;
+use crate::sources::net::{self, Framing, LISTEN_BACKLOG, Listener};
+
+/// Settings of a `tcp` source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpConfig {
+    /// `HOST:PORT` to listen on (`127.0.0.1:0` picks a free port; the log says which).
+    pub address: String,
+    /// `json` (default) or `text`.
+    #[serde(default)]
+    pub codec: Codec,
+    /// Longest accepted line; longer ones become error events.
+    #[serde(default = "net::default_max_line")]
+    pub max_line_bytes: usize,
+    /// Connections read at once; more wait in the accept backlog.
+    #[serde(default = "net::default_max_connections")]
+    pub max_connections: usize,
+}
+
+impl TcpConfig {
+    /// Checks the address's form and the limits.
+    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
+        let mut out = Vec::new();
+        if let Err(e) = check_address(&self.address) {
+            out.push((None, e));
+        }
+        if self.max_connections == 0 {
+            out.push((None, "`max_connections` must be at least 1".to_string()));
+        }
+        if self.max_line_bytes == 0 {
+            out.push((None, "`max_line_bytes` must be at least 1".to_string()));
+        }
+        out
+    }
+
+    /// Binds the listening socket now, so that a port in use fails the start.
+    pub fn bind(&self) -> anyhow::Result<TcpSource> {
+        let addr: SocketAddr = self
+            .address
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve `{}`", self.address))?
+            .next()
+            .with_context(|| format!("`{}` resolves to no address", self.address))?;
+        let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        Ok(TcpSource {
+            listener,
+            config: self.clone(),
+        })
+    }
+}
+
+/// `HOST:PORT` with a numeric port.
+pub fn check_address(address: &str) -> Result<(), String> {
+    match address.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(format!(
+            "`address` must be HOST:PORT, e.g. \"127.0.0.1:9000\", got {address:?}"
+        )),
+    }
+}
+
+/// A listening socket with our backlog and `SO_REUSEADDR` (a restart must
+/// not wait for old connections in TIME_WAIT).
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// A bound `tcp` source.
+#[derive(Debug)]
+pub struct TcpSource {
+    listener: std::net::TcpListener,
+    config: TcpConfig,
+}
+
+impl TcpSource {
+    /// Accepts and reads connections until shutdown.
+    pub async fn run(self, ctx: SourceContext) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        tracing::info!(
+            "source `{}`: listening on tcp {} (max_connections {})",
+            ctx.name,
+            listener.local_addr()?,
+            self.config.max_connections
+        );
+        let framing = Framing {
+            codec: self.config.codec,
+            max_line: self.config.max_line_bytes,
+        };
+        net::serve(
+            Listener::Tcp(listener),
+            framing,
+            self.config.max_connections,
+            ctx,
+        )
+        .await
+    }
+}
