@@ -235,7 +235,7 @@ pub fn decode(
         Line::Complete(b) => b,
         Line::TooLong { prefix, len } => {
             let reason = format!(
-                "line {line_no} is {len} bytes long, over the limit (max_line_bytes); first {} bytes kept",
+                "line is {len} bytes long, over the limit (max_line_bytes); first {} bytes kept",
                 prefix.len()
             );
             let input = Val::from(String::from_utf8_lossy(prefix).into_owned());
@@ -245,10 +245,7 @@ pub fn decode(
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let reason = format!(
-                "invalid UTF-8 at byte {} of line {line_no}",
-                e.valid_up_to()
-            );
+            let reason = format!("invalid UTF-8 at byte {}", e.valid_up_to());
             let input = Val::from(String::from_utf8_lossy(bytes).into_owned());
             return Some(Err(error_event(stage, &reason, input, line_no)));
         }
@@ -272,7 +269,7 @@ pub fn decode(
             match jaq_json::read::parse_single(bytes) {
                 Ok(value) => Some(Ok(Event::with_line(value, line_no))),
                 Err(e) => {
-                    let reason = format!("invalid JSON on line {line_no}: {e}");
+                    let reason = format!("invalid JSON: {e}");
                     Some(Err(error_event(
                         stage,
                         &reason,

@@ -105,9 +105,11 @@ pub fn validate(stages: &[StageConfig], broken: &[String], diags: &mut Diagnosti
                 if broken.contains(&input.stage) {
                     continue;
                 }
-                let hint = did_you_mean(&input.stage, stages.iter().map(|s| s.name.as_str()))
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
+                let names = stages.iter().map(|s| s.name.as_str());
+                let hint =
+                    did_you_mean(&input.stage, names.chain(broken.iter().map(String::as_str)))
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
                 diags.push(
                     input.span.clone(),
                     format!(

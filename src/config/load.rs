@@ -241,7 +241,8 @@ fn parse_stage(
             return None;
         }
         Some(Err(e)) => {
-            diags.push_toml(&e, span.clone());
+            let at = e.span().unwrap_or(span.clone());
+            diags.push(at, unknown_field_hint(e.message().trim_end(), role));
             return None;
         }
         Some(Ok(kind)) => kind,
@@ -270,6 +271,36 @@ fn parse_stage(
         kind,
         span,
     })
+}
+
+/// The keys every stage of `role` takes besides its kind's own.
+fn common_keys(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Source => &["type"],
+        Role::Transform => &["type", "inputs", "workers", "capacity"],
+        Role::Sink => &["type", "inputs", "capacity", "ordered"],
+    }
+}
+
+/// Rewrites serde's "unknown field `x`, expected ..." to also list the keys
+/// every stage takes, with a "did you mean" over all of them.
+fn unknown_field_hint(message: &str, role: Role) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((field, expected)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let mut keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    keys.extend(common_keys(role));
+    let hint = did_you_mean(field, keys.iter().copied())
+        .map(|k| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default();
+    let list: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+    format!(
+        "unknown field `{field}`, expected one of {}{hint}",
+        list.join(", ")
+    )
 }
 
 fn types(role: Role) -> &'static [&'static str] {

@@ -37,6 +37,7 @@ impl BlackholeConfig {
         let started = Instant::now();
         let mut consumed = 0u64;
         while let Some(batch) = handle.block_on(ctx.input.recv()) {
+            let batch_started = Instant::now();
             let n = batch.len() as u64;
             ctx.stats.events_in.fetch_add(n, Relaxed);
             if let Some(rate) = self.rate {
@@ -49,6 +50,7 @@ impl BlackholeConfig {
             consumed += n;
             ctx.stats.events_out.fetch_add(n, Relaxed);
             ctx.in_flight.sub(n);
+            ctx.stats.latency.record(batch_started.elapsed());
         }
         Ok(())
     }

@@ -102,6 +102,9 @@ pub struct SinkContext {
     pub stats: Arc<StageStats>,
     /// The pipeline's in-flight gauge (a sink retires what it writes).
     pub in_flight: Arc<InFlight>,
+    /// The sink's input capacity in events: it holds no more than this
+    /// many unwritten events, so capacities bound the whole graph.
+    pub capacity: usize,
 }
 
 impl SinkTask {

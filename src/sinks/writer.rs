@@ -1,6 +1,7 @@
-//! The write loop shared by line-oriented sinks (`stdout`, `file`): encode a
-//! batch into one buffer, write it, flush whenever the input goes idle so
-//! that a quiet stream is never held back waiting for a full buffer.
+//! The write loop shared by line-oriented sinks (`stdout`, `file`): encode
+//! batches into one buffer and write it once it holds `capacity` events or
+//! 256 KiB, or the input goes idle (then flush too), so a quiet stream is
+//! never held back and the sink never hides more events than its edge would.
 
 use std::io::{self, Write};
 use std::sync::atomic::Ordering::Relaxed;
@@ -41,7 +42,8 @@ impl LineWriter {
             }
             pending_events += n;
             drop(batch);
-            if buf.len() >= WRITE_CHUNK || ctx.input.is_idle() {
+            let full = pending_events as usize >= ctx.capacity || buf.len() >= WRITE_CHUNK;
+            if full || ctx.input.is_idle() {
                 let flush = ctx.input.is_idle();
                 match self.write(&buf, flush) {
                     Ok(()) => {}

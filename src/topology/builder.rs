@@ -35,6 +35,31 @@ pub struct Pieces {
     pub stats: RunStats,
 }
 
+/// For each stage: whether it is, or feeds (through any path), an ordered
+/// sink. Edges into such stages must carry empty batches too, or the sink
+/// would wait forever for a sequence number that was never forwarded.
+fn feeds_ordered_sink(stages: &[crate::config::StageConfig], edges: &[graph::Edge]) -> Vec<bool> {
+    let mut feeds: Vec<bool> = stages
+        .iter()
+        .map(|s| s.role == Role::Sink && s.ordered)
+        .collect();
+    // Propagate upstream until nothing changes (the graph is acyclic, so at
+    // most one pass per stage).
+    for _ in 0..stages.len() {
+        let mut changed = false;
+        for e in edges {
+            if feeds[e.to] && !feeds[e.from] {
+                feeds[e.from] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    feeds
+}
+
 /// Builds every piece of `config`; the sources will stop when `shutdown` fires.
 pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
     let stages = &config.stages;
@@ -91,11 +116,16 @@ pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
         .map(|s| vec![Vec::new(); s.output_ports().len() + 1])
         .collect();
     let edges = graph::edges(stages);
+    let feeds_ordered = feeds_ordered_sink(stages, &edges);
     for e in &edges {
         let (tx, _) = inputs[e.to]
             .as_ref()
             .context("a consumer always has an input edge")?;
-        ports[e.from][e.port].push(tx.for_lane(e.lane as u32));
+        let mut sender = tx.for_lane(e.lane as u32);
+        if feeds_ordered[e.to] {
+            sender = sender.carrying_empty();
+        }
+        ports[e.from][e.port].push(sender);
     }
     // Smallest batch any stage downstream of each source wants: a `delay`
     // stage two hops away still needs small batches to share among workers.
@@ -177,6 +207,7 @@ pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
                     input: receiver.context("a sink always has an input edge")?,
                     stats: stage_stats[i].clone(),
                     in_flight: in_flight.clone(),
+                    capacity: s.capacity,
                 };
                 pieces.sinks.push((task, ctx));
             }

@@ -36,6 +36,7 @@ pub fn edge(batches: usize, ordered: bool) -> (EdgeSender, EdgeReceiver) {
             tx,
             lane: 0,
             window: Some(window.clone()),
+            carry_empty: true,
         };
         let receiver = EdgeReceiver::Ordered(Reorder {
             rx,
@@ -49,6 +50,7 @@ pub fn edge(batches: usize, ordered: bool) -> (EdgeSender, EdgeReceiver) {
             tx,
             lane: 0,
             window: None,
+            carry_empty: false,
         };
         (sender, EdgeReceiver::Plain(rx))
     }
@@ -62,6 +64,9 @@ pub struct EdgeSender {
     lane: u32,
     /// Present when the consumer restores order.
     window: Option<Arc<Window>>,
+    /// Whether empty batches must be sent: true when an ordered sink is
+    /// downstream, whose sequence must stay dense through every stage.
+    carry_empty: bool,
 }
 
 impl EdgeSender {
@@ -73,10 +78,11 @@ impl EdgeSender {
         }
     }
 
-    /// True when the consumer needs every batch, even empty ones, to keep
-    /// its sequence dense.
-    pub fn needs_empty_batches(&self) -> bool {
-        self.window.is_some()
+    /// Makes the sender forward empty batches too (an ordered sink is
+    /// somewhere downstream of the consumer).
+    pub fn carrying_empty(mut self) -> EdgeSender {
+        self.carry_empty = true;
+        self
     }
 
     /// Sends `batch`, waiting while the edge is full (backpressure) or, for
@@ -85,7 +91,7 @@ impl EdgeSender {
         batch.lane = self.lane;
         if let Some(window) = &self.window {
             window.admit(self.lane, batch.origin, batch.seq).await;
-        } else if batch.is_empty() {
+        } else if batch.is_empty() && !self.carry_empty {
             return Ok(());
         }
         self.tx.send(batch).await.map_err(|_| Closed)

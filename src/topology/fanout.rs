@@ -53,7 +53,10 @@ impl ErrorLog {
             }
             st.1 += 1;
         }
-        tracing::warn!("{stage}: {reason}");
+        match event.line {
+            0 => tracing::warn!("{stage}: {reason}"),
+            line => tracing::warn!("{stage}: line {line}: {reason}"),
+        }
     }
 }
 
@@ -104,12 +107,6 @@ impl Outputs {
     /// The stage's name.
     pub fn stage(&self) -> &str {
         &self.stage
-    }
-
-    /// Smallest batch a consumer asks for is not tracked here; this tells
-    /// whether any consumer needs empty batches to keep its order dense.
-    pub fn any_ordered(&self) -> bool {
-        self.ports.iter().flatten().any(|s| s.needs_empty_batches())
     }
 
     /// Sends, for one input batch at (`origin`, `seq`), the events produced

@@ -4,6 +4,7 @@
 pub mod delay;
 pub mod filter;
 pub mod jq;
+pub mod parse_regex;
 pub mod route;
 pub mod sample;
 
@@ -31,10 +32,12 @@ pub enum TransformConfig {
     Delay(delay::DelayConfig),
     /// `type = "route"`
     Route(route::RouteConfig),
+    /// `type = "parse_regex"`
+    ParseRegex(parse_regex::ParseRegexConfig),
 }
 
 /// Every transform `type`, for messages.
-pub const TYPES: &[&str] = &["filter", "jq", "sample", "delay", "route"];
+pub const TYPES: &[&str] = &["filter", "jq", "sample", "delay", "route", "parse_regex"];
 
 /// Parses the kind-specific keys of a `[transforms.NAME]` table of `type`.
 /// `None` when the type is unknown.
@@ -51,6 +54,7 @@ pub fn parse(
         "sample" => de(table).map(TransformConfig::Sample),
         "delay" => de(table).map(TransformConfig::Delay),
         "route" => de(table).map(TransformConfig::Route),
+        "parse_regex" => de(table).map(TransformConfig::ParseRegex),
         _ => return None,
     })
 }
@@ -69,6 +73,7 @@ impl TransformConfig {
             TransformConfig::Sample(c) => c.validate(),
             TransformConfig::Delay(_) => Vec::new(),
             TransformConfig::Route(c) => c.validate(text),
+            TransformConfig::ParseRegex(c) => c.validate(),
         }
     }
 
@@ -97,6 +102,7 @@ impl TransformConfig {
             TransformConfig::Sample(c) => Transform::Sync(Box::new(c.build())),
             TransformConfig::Delay(c) => Transform::Async(Box::new(c.build())),
             TransformConfig::Route(c) => Transform::Sync(Box::new(c.build()?)),
+            TransformConfig::ParseRegex(c) => Transform::Sync(Box::new(c.build()?)),
         })
     }
 
@@ -108,6 +114,7 @@ impl TransformConfig {
             TransformConfig::Sample(c) => format!("sample {}", c.rate),
             TransformConfig::Delay(c) => format!("delay {:?}+{:?}", c.duration, c.jitter),
             TransformConfig::Route(c) => format!("route {}", c.port_names().join(", ")),
+            TransformConfig::ParseRegex(c) => format!("parse_regex {}", c.pattern.get_ref()),
         }
     }
 }

@@ -1,0 +1,446 @@
+//! `sluice check` (and `run`, `graph`) on invalid configurations: exit 2 and
+//! `FILE:LINE:COL: message` diagnostics that point at the right place; on
+//! valid ones a one-line summary, and DOT from `graph`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{describe, sluice, toml_path, write};
+
+/// 1-based line and column (in characters) of the first occurrence of
+/// `needle` in `text`, optionally after the first occurrence of `after`.
+fn pos(text: &str, needle: &str, after: Option<&str>) -> (usize, usize) {
+    let from = after.map_or(0, |a| text.find(a).expect("anchor in config"));
+    let at = from + text[from..].find(needle).expect("needle in config");
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+struct Checked {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    file: PathBuf,
+}
+
+impl Checked {
+    /// The messages of the diagnostics at `line:col`.
+    fn at(&self, (line, col): (usize, usize)) -> Vec<&str> {
+        let prefix = format!("{}:{line}:{col}: ", self.file.display());
+        self.stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .collect()
+    }
+
+    /// Asserts a diagnostic at `place` whose message contains every one of `parts`.
+    fn expect(&self, place: (usize, usize), parts: &[&str]) {
+        let found = self.at(place);
+        assert!(
+            found.iter().any(|m| parts.iter().all(|p| m.contains(p))),
+            "no diagnostic at {}:{} containing {parts:?}; stderr:\n{}",
+            place.0,
+            place.1,
+            self.stderr
+        );
+    }
+
+    /// Lines of stderr that look like `FILE:LINE:COL: message`.
+    fn diagnostics(&self) -> Vec<&str> {
+        let prefix = format!("{}:", self.file.display());
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .collect()
+    }
+}
+
+fn run_cmd(cmd: &str, dir: &Path, name: &str, config: &str) -> Checked {
+    let file = write(dir, name, config);
+    let out = sluice()
+        .arg(cmd)
+        .arg(&file)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    Checked {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        file,
+    }
+}
+
+/// `sluice check` on `config`; asserts exit 2 and exactly `problems` diagnostics.
+fn check_bad(config: &str, problems: usize) -> (tempfile::TempDir, Checked) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = run_cmd("check", dir.path(), "bad.toml", config);
+    assert_eq!(c.code, Some(2), "exit status; stderr:\n{}", c.stderr);
+    assert!(c.stdout.is_empty(), "nothing on stdout: {}", c.stdout);
+    assert_eq!(
+        c.diagnostics().len(),
+        problems,
+        "diagnostics:\n{}",
+        c.stderr
+    );
+    (dir, c)
+}
+
+/// A valid tail that the snippets below extend: a source and a sink.
+const VALID_TAIL: &str = r#"
+[sources.app]
+type = "generate"
+count = 10
+
+[sinks.out]
+type = "blackhole"
+inputs = ["app"]
+"#;
+
+#[test]
+fn unknown_key_in_pipeline() {
+    let config = format!("[pipeline]\ncapacity = 8\nbogus_key = 1\n{VALID_TAIL}");
+    let (_d, c) = check_bad(&config, 1);
+    c.expect(
+        pos(&config, "bogus_key", None),
+        &["unknown field `bogus_key`"],
+    );
+}
+
+#[test]
+fn unknown_key_in_a_stage() {
+    let config = r#"
+[sources.app]
+type = "file"
+path = "in.jsonl"
+   colour = "red"
+
+[sinks.out]
+type = "stdout"
+inputs = ["app"]
+"#;
+    let (_d, c) = check_bad(config, 1);
+    c.expect(pos(config, "colour", None), &["unknown field `colour`"]);
+}
+
+#[test]
+fn unknown_stage_type_suggests_the_closest() {
+    let config = format!(
+        "[transforms.t]\ntype = \"filtr\"\ninputs = [\"app\"]\ncondition = \"true\"\n{VALID_TAIL}"
+    );
+    let (_d, c) = check_bad(&config, 1);
+    c.expect(
+        pos(&config, "\"filtr\"", None),
+        &["unknown transform type `filtr`", "did you mean `filter`?"],
+    );
+}
+
+#[test]
+fn misspelled_input_suggests_the_stage() {
+    let config = r#"
+[sources.app]
+type = "generate"
+count = 10
+
+[transforms.shape]
+type = "jq"
+inputs = ["app"]
+program = "."
+
+[sinks.out]
+type = "stdout"
+inputs = ["app", "shpae"]
+"#;
+    let (_d, c) = check_bad(config, 1);
+    c.expect(
+        pos(config, "\"shpae\"", None),
+        &["unknown stage `shpae`", "did you mean `shape`?"],
+    );
+}
+
+#[test]
+fn cycle_names_its_stages() {
+    let config = r#"
+[sources.app]
+type = "generate"
+count = 10
+
+[transforms.a]
+type = "jq"
+inputs = ["app"]
+program = "."
+
+[transforms.b]
+type = "jq"
+inputs = ["a", "c"]
+program = "."
+
+[transforms.c]
+type = "jq"
+inputs = ["b"]
+program = "."
+
+[sinks.out]
+type = "stdout"
+inputs = ["c"]
+"#;
+    let (_d, c) = check_bad(config, 1);
+    c.expect(
+        pos(config, "[transforms.b]", None),
+        &["cycle", "[ b -> c -> b ]"],
+    );
+}
+
+#[test]
+fn source_with_inputs() {
+    let config = format!("{VALID_TAIL}\n[sources.other]\ntype = \"stdin\"\ninputs = [\"app\"]\n");
+    let (_d, c) = check_bad(&config, 1);
+    c.expect(
+        pos(&config, "[\"app\"]", Some("[sources.other]")),
+        &["source `other` cannot have `inputs`"],
+    );
+}
+
+#[test]
+fn sink_without_inputs() {
+    let config = format!("{VALID_TAIL}\n[sinks.lost]\ntype = \"stdout\"\n");
+    let (_d, c) = check_bad(&config, 1);
+    c.expect(
+        pos(&config, "[sinks.lost]", None),
+        &["sink `lost` has no inputs"],
+    );
+}
+
+#[test]
+fn transform_with_zero_workers() {
+    let config = format!(
+        "[transforms.t]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = \".\"\nworkers = 0\n{VALID_TAIL}"
+    );
+    let (_d, c) = check_bad(&config, 1);
+    c.expect(
+        pos(&config, "0\n", Some("workers")),
+        &["`workers`", "at least 1"],
+    );
+}
+
+#[test]
+fn invalid_jq_program_points_into_the_program() {
+    let config = format!(
+        "[transforms.t]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = '{{a: .b}} | nosuchfn(1)'\n{VALID_TAIL}"
+    );
+    let (_d, c) = check_bad(&config, 1);
+    c.expect(
+        pos(&config, "nosuchfn", None),
+        &[
+            "transform `t`",
+            "invalid jq program",
+            "undefined filter",
+            "nosuchfn",
+        ],
+    );
+
+    // A syntax error in a filter condition: at the end of the program.
+    let config = format!(
+        "[transforms.f]\ntype = \"filter\"\ninputs = [\"app\"]\ncondition = \".level == \"\n{VALID_TAIL}"
+    );
+    let (_d, c) = check_bad(&config, 1);
+    let (line, col) = pos(&config, "\"\n", Some("condition"));
+    c.expect((line, col), &["transform `f`", "invalid jq program"]);
+}
+
+#[test]
+fn toml_syntax_error() {
+    let config = "[pipeline]\ncapacity = 8\nseed = = 4\n";
+    let (_d, c) = check_bad(config, 1);
+    c.expect(pos(config, "= 4", None), &["expected"]);
+
+    let config = "[sources.app\ntype = \"stdin\"\n";
+    let (_d, c) = check_bad(config, 1);
+    c.expect((1, 13), &["expected `]`"]);
+}
+
+/// Every problem below is reported in one run.
+const MANY_PROBLEMS: &str = r#"[pipeline]
+capacity = 16
+colour = "blue"
+
+[sources.app]
+type = "generate"
+count = 1000
+
+[sources.feed]
+type = "stdin"
+inputs = ["app"]
+
+[transforms.shape]
+type = "jq"
+inputs = ["app"]
+program = "{a: .b} | nosuchfn"
+workers = 0
+
+[transforms.x]
+type = "jq"
+inputs = ["y"]
+program = "."
+
+[transforms.y]
+type = "jq"
+inputs = ["x"]
+program = "."
+
+[sinks.out]
+type = "file"
+inputs = ["shpe"]
+path = "OUT_PATH"
+"#;
+
+fn many_problems(dir: &Path) -> (String, PathBuf) {
+    let out = dir.join("out/never.jsonl");
+    let config = MANY_PROBLEMS.replace("\"OUT_PATH\"", &toml_path(&out));
+    (config, out)
+}
+
+fn expect_many(c: &Checked, config: &str) {
+    assert_eq!(c.code, Some(2), "{}", c.stderr);
+    c.expect(pos(config, "colour", None), &["unknown field `colour`"]);
+    c.expect(
+        pos(config, "[\"app\"]", Some("[sources.feed]")),
+        &["cannot have `inputs`"],
+    );
+    c.expect(pos(config, "nosuchfn", None), &["undefined filter"]);
+    c.expect(pos(config, "0\n", Some("workers")), &["at least 1"]);
+    c.expect(pos(config, "[transforms.x]", None), &["[ x -> y -> x ]"]);
+    c.expect(
+        pos(config, "\"shpe\"", None),
+        &["unknown stage `shpe`", "did you mean `shape`?"],
+    );
+    assert_eq!(c.diagnostics().len(), 6, "{}", c.stderr);
+    assert!(c.stderr.contains("(6 problems)"), "{}", c.stderr);
+}
+
+#[test]
+fn several_errors_are_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = many_problems(dir.path());
+    let c = run_cmd("check", dir.path(), "many.toml", &config);
+    expect_many(&c, &config);
+}
+
+#[test]
+fn run_with_an_invalid_config_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, out) = many_problems(dir.path());
+    let checked = run_cmd("check", dir.path(), "many.toml", &config);
+    let ran = run_cmd("run", dir.path(), "many.toml", &config);
+    expect_many(&ran, &config);
+    assert_eq!(
+        ran.diagnostics(),
+        checked.diagnostics(),
+        "run and check give the same diagnostics"
+    );
+    assert!(ran.stdout.is_empty(), "{}", ran.stdout);
+    assert!(!out.exists(), "the file sink was opened: {}", out.display());
+    assert!(
+        !out.parent().unwrap().exists(),
+        "the sink's directory was created"
+    );
+
+    // A single problem is enough to start nothing.
+    let single = format!(
+        "[sources.app]\ntype = \"generate\"\ncount = 5\n\n[sinks.out]\ntype = \"file\"\ninputs = [\"ap\"]\npath = {}\n",
+        toml_path(&out)
+    );
+    let ran = run_cmd("run", dir.path(), "single.toml", &single);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    ran.expect(pos(&single, "\"ap\"", None), &["unknown stage `ap`"]);
+    assert!(!out.exists());
+
+    // `graph` refuses it too.
+    let graphed = run_cmd("graph", dir.path(), "single.toml", &single);
+    assert_eq!(graphed.code, Some(2));
+    assert!(graphed.stdout.is_empty(), "{}", graphed.stdout);
+}
+
+#[test]
+fn missing_config_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let out = sluice()
+        .arg("check")
+        .arg(&missing)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
+}
+
+const VALID: &str = r#"
+[pipeline]
+capacity = 64
+
+[sources.app]
+type = "generate"
+count = 10
+
+[transforms.shape]
+type = "jq"
+inputs = ["app"]
+program = "{seq}"
+workers = 3
+
+[sinks.good]
+type = "blackhole"
+inputs = ["shape"]
+
+[sinks.bad]
+type = "blackhole"
+inputs = ["app.errors", "shape.errors"]
+"#;
+
+#[test]
+fn check_prints_a_one_line_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = run_cmd("check", dir.path(), "ok.toml", VALID);
+    assert_eq!(c.code, Some(0), "{}", c.stderr);
+    let lines: Vec<&str> = c.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one summary line: {:?}", c.stdout);
+    assert!(lines[0].contains("4 stages"), "{}", lines[0]);
+    assert!(lines[0].contains("4 edges"), "{}", lines[0]);
+    assert!(c.diagnostics().is_empty(), "{}", c.stderr);
+}
+
+#[test]
+fn graph_prints_dot_with_one_arrow_per_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = run_cmd("graph", dir.path(), "ok.toml", VALID);
+    assert_eq!(c.code, Some(0), "{}", c.stderr);
+    assert!(c.stdout.starts_with("digraph"), "{}", c.stdout);
+    assert!(c.stdout.trim_end().ends_with('}'), "{}", c.stdout);
+    let arrows: Vec<&str> = c.stdout.lines().filter(|l| l.contains("->")).collect();
+    assert_eq!(arrows.len(), 4, "{}", c.stdout);
+    for (from, to) in [
+        ("app", "shape"),
+        ("shape", "good"),
+        ("app", "bad"),
+        ("shape", "bad"),
+    ] {
+        let edge = format!("\"{from}\" -> \"{to}\"");
+        assert!(
+            arrows.iter().filter(|l| l.contains(&edge)).count() == 1,
+            "edge {edge} missing or repeated:\n{}",
+            c.stdout
+        );
+    }
+    assert!(
+        arrows.iter().all(|l| l.contains("capacity=64")),
+        "capacities on the edges:\n{}",
+        c.stdout
+    );
+    assert!(c.stdout.contains("workers=3"), "{}", c.stdout);
+}

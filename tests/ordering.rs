@@ -1,0 +1,242 @@
+//! Order: an `ordered = true` sink and `sluice filter` (ordered by default)
+//! give events in source order whatever the worker count and timing.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{describe, id_lines, sluice, toml_path, write};
+
+fn run_ok(dir: &Path, config: &str) {
+    let path = write(dir, "sluice.toml", config);
+    let out = sluice()
+        .args(["run", "-q"])
+        .arg(&path)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+fn first_difference(got: &str, want: &str) -> String {
+    let at = got
+        .lines()
+        .zip(want.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.lines().count().min(want.lines().count()));
+    format!(
+        "line {}: got {:?}, want {:?} ({} vs {} lines)",
+        at + 1,
+        got.lines().nth(at),
+        want.lines().nth(at),
+        got.lines().count(),
+        want.lines().count()
+    )
+}
+
+#[test]
+fn ordered_sink_after_jittered_delay_workers_keeps_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.jsonl", id_lines(400));
+    let output = dir.path().join("out.jsonl");
+    let config = format!(
+        r#"
+[pipeline]
+seed = 7
+
+[sources.app]
+type = "file"
+path = {input}
+
+[transforms.io]
+type = "delay"
+inputs = ["app"]
+duration = "0ms"
+jitter = "4ms"
+workers = 8
+
+[sinks.out]
+type = "file"
+inputs = ["io"]
+path = {output}
+ordered = true
+"#,
+        input = toml_path(&input),
+        output = toml_path(&output),
+    );
+    run_ok(dir.path(), &config);
+    let got = std::fs::read_to_string(&output).unwrap();
+    let want = id_lines(400);
+    assert!(got == want, "{}", first_difference(&got, &want));
+}
+
+#[test]
+fn ordered_sink_after_two_worker_pools_keeps_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.jsonl", id_lines(300));
+    let output = dir.path().join("out.jsonl");
+    let config = format!(
+        r#"
+[sources.app]
+type = "file"
+path = {input}
+
+[transforms.io]
+type = "delay"
+inputs = ["app"]
+duration = "0ms"
+jitter = "3ms"
+workers = 6
+
+[transforms.shape]
+type = "jq"
+inputs = ["io"]
+program = "{{id, twice: (.id * 2)}}"
+workers = 3
+
+[sinks.out]
+type = "file"
+inputs = ["shape"]
+path = {output}
+ordered = true
+"#,
+        input = toml_path(&input),
+        output = toml_path(&output),
+    );
+    run_ok(dir.path(), &config);
+    let got = std::fs::read_to_string(&output).unwrap();
+    let want: String = (1..=300)
+        .map(|i| format!("{{\"id\":{i},\"twice\":{}}}\n", i * 2))
+        .collect();
+    assert!(got == want, "{}", first_difference(&got, &want));
+}
+
+#[test]
+fn filter_with_eight_workers_keeps_input_order() {
+    let input = id_lines(20_000);
+    // Uneven work per event, so that workers finish out of turn.
+    let program = "{id, n: ([range(0; .id % 50)] | length)}";
+    let out = sluice()
+        .args(["filter", "-w", "8", program])
+        .write_stdin(input)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let got = String::from_utf8(out.stdout).unwrap();
+    let want: String = (1..=20_000u64)
+        .map(|i| format!("{{\"id\":{i},\"n\":{}}}\n", i % 50))
+        .collect();
+    assert!(got == want, "{}", first_difference(&got, &want));
+}
+
+#[test]
+fn filter_with_small_batches_keeps_input_order() {
+    // --capacity 4: batches of 4 events, many more batches than workers.
+    let out = sluice()
+        .args([
+            "filter",
+            "-w",
+            "8",
+            "--capacity",
+            "4",
+            "select(.id % 3 != 0)",
+        ])
+        .write_stdin(id_lines(5_000))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let got = String::from_utf8(out.stdout).unwrap();
+    let want: String = (1..=5_000u64)
+        .filter(|i| i % 3 != 0)
+        .map(|i| format!("{{\"id\":{i}}}\n"))
+        .collect();
+    assert!(got == want, "{}", first_difference(&got, &want));
+}
+
+/// A filter that drops whole batches, then a second transform, then an
+/// ordered sink. The dropped batches must still reach the sink as empty
+/// batches, or it waits for them forever.
+#[test]
+fn ordered_sink_after_a_filter_that_drops_whole_batches_finishes() {
+    const N: u64 = 50_000;
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.jsonl", id_lines(N));
+    let output = dir.path().join("out.jsonl");
+    let config = format!(
+        r#"
+[sources.app]
+type = "file"
+path = {input}
+
+[transforms.late]
+type = "filter"
+inputs = ["app"]
+condition = ".id > 1000"
+workers = 2
+
+[transforms.copy]
+type = "jq"
+inputs = ["late"]
+program = "."
+workers = 2
+
+[sinks.out]
+type = "file"
+inputs = ["copy"]
+path = {output}
+ordered = true
+"#,
+        input = toml_path(&input),
+        output = toml_path(&output),
+    );
+    let path = write(dir.path(), "sluice.toml", config);
+    // Correct runs take well under a second; the timeout only bounds a hang.
+    let out = sluice()
+        .args(["run", "-q"])
+        .arg(&path)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "hung or failed: {}",
+        describe(&out)
+    );
+    let got = std::fs::read_to_string(&output).unwrap();
+    let want: String = (1001..=N).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+    assert!(got == want, "{}", first_difference(&got, &want));
+}
+
+/// `sluice filter` when a whole batch of input lines is malformed: the
+/// source's batch of good events is empty, the stdin → jq edge drops it, jq
+/// never forwards its sequence number, and the ordered stdout waits forever.
+#[test]
+fn filter_finishes_when_a_whole_batch_of_lines_is_malformed() {
+    // --capacity 8 makes batches of 8 lines: the first batch is all bad,
+    // then 600 good lines (75 batches, more than the reorder window of 64).
+    // The input stays far below a pipe buffer, so the timeout applies.
+    let mut input = String::new();
+    for _ in 0..8 {
+        input.push_str("{\"a\":\n");
+    }
+    input.push_str(&id_lines(600));
+    let out = sluice()
+        .args(["filter", "-w", "2", "--capacity", "8", "."])
+        .write_stdin(input)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "hung or failed: {}",
+        describe(&out)
+    );
+    let got = String::from_utf8(out.stdout).unwrap();
+    let want = id_lines(600);
+    assert!(got == want, "{}", first_difference(&got, &want));
+}
