@@ -258,7 +258,11 @@ path = {}
     }
     drop(b);
     wait_metric(metrics, "sluice_events_in_total", "in", |v| v == 108.0);
+    // A silent peer does not hold up the shutdown.
+    let idle = TcpStream::connect(addr).unwrap();
+    wait_metric(metrics, "sluice_source_connections", "in", |v| v == 1.0);
     let status = daemon.terminate();
+    drop(idle);
     assert!(status.success(), "{status:?}\n{}", daemon.stderr());
 
     let good: Vec<serde_json::Value> = common::json_lines(&std::fs::read(&good).unwrap());

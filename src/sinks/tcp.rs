@@ -28,8 +28,8 @@ const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// Shortest wait, so that an unlucky draw never spins.
 const BACKOFF_FLOOR: Duration = Duration::from_millis(10);
-/// Buffered lines are written once they exceed this many bytes (and always
-/// when the input goes idle).
+/// Buffered lines are written once they exceed this many bytes or the
+/// sink's capacity in events (and always when the input goes idle).
 const WRITE_CHUNK: usize = 256 * 1024;
 /// A connection attempt that takes longer than this is abandoned and retried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,7 +76,9 @@ impl TcpSinkConfig {
                 }
                 pending += n;
             }
-            if !buf.is_empty() && (closed || buf.len() >= WRITE_CHUNK || ctx.input.is_idle()) {
+            // Never hold more unwritten events than the input edge would.
+            let full = pending as usize >= ctx.capacity || buf.len() >= WRITE_CHUNK;
+            if !buf.is_empty() && (closed || full || ctx.input.is_idle()) {
                 peer.write_all(&buf).await;
                 ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
                 ctx.stats.events_out.fetch_add(pending, Relaxed);
