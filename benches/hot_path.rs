@@ -1,0 +1,280 @@
+//! Criterion micro-benchmarks of sluice's hot path (issue 3): one event or one
+//! batch through each piece a line meets on its way from a source to a sink.
+//!
+//! ```sh
+//! cargo bench --bench hot_path                 # everything (~3 min)
+//! cargo bench --bench hot_path -- decode       # one group (a name filter)
+//! cargo bench --bench hot_path -- --quick      # a rough pass
+//! ```
+//!
+//! Per-line groups report bytes/s (throughput of the line's text), per-batch
+//! groups events/s. `benches/e2e.sh` measures the whole binary against
+//! `cat`, jq and jaq.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use jaq_json::Val;
+
+use sluice::codec::{self, Codec, Line};
+use sluice::event::{Batch, Event};
+use sluice::jq::Program;
+use sluice::jq::fast::Cond;
+use sluice::topology::edge::edge;
+use sluice::transforms::parse_regex::ParseRegexConfig;
+use sluice::transforms::{BatchCtx, PortBuffers, SyncTransform};
+
+/// A line of the e2e data set (`benches/e2e.sh`): canonical compact JSON,
+/// 177 bytes, about the 176-byte mean of issue 3.
+const JSON_LINE: &[u8] = br#"{"ts":"2026-01-01T00:00:00.999Z","host":"web-01","level":"error","status":504,"method":"PUT","path":"/api/orders","latency_ms":1667,"user":"user-7589","message":"database unavailable"}"#;
+
+/// The same event as jq would not write it (spaces): the parsing slow path.
+const JSON_LINE_SPACED: &[u8] = br#"{"ts": "2026-01-01T00:00:00.999Z", "host": "web-01", "level": "error", "status": 504, "method": "PUT", "path": "/api/orders", "latency_ms": 1667, "user": "user-7589", "message": "database unavailable"}"#;
+
+/// The loghub Apache error log the e2e `parse_regex` scenario repeats.
+const APACHE_LOG: &str = include_str!("../tests/data/loghub/Apache_2k.log");
+
+/// The issue's Apache pattern.
+const APACHE_PATTERN: &str = r"^\[(?P<time>[^\]]+)\] \[(?P<level>[a-z]+)\] (?P<content>.*)$";
+
+/// Events per batch in the batch-level benchmarks.
+const BATCH: usize = 256;
+
+fn json_event() -> Event {
+    match codec::decode(Codec::Json, "bench", 1, Line::Complete(JSON_LINE)) {
+        Some(Ok(e)) => e,
+        other => panic!("the bench line must decode: {other:?}"),
+    }
+}
+
+fn json_batch(seq: u64) -> Batch {
+    Batch::new(1, seq, (0..BATCH).map(|_| json_event()).collect())
+}
+
+fn parsed_value() -> Val {
+    jaq_json::read::parse_single(JSON_LINE).expect("valid JSON")
+}
+
+/// `codec::decode` of one line: the canonical fast path keeps the text, the
+/// spaced line is parsed into a value, the text codec wraps a string.
+fn decode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    let cases: [(&str, Codec, &[u8]); 3] = [
+        ("json_canonical", Codec::Json, JSON_LINE),
+        ("json_spaced_parse", Codec::Json, JSON_LINE_SPACED),
+        (
+            "text",
+            Codec::Text,
+            APACHE_LOG.lines().next().unwrap().as_bytes(),
+        ),
+    ];
+    for (name, codec, line) in cases {
+        g.throughput(Throughput::Bytes(line.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| codec::decode(codec, "bench", 1, Line::Complete(black_box(line))))
+        });
+    }
+    g.finish();
+}
+
+/// `json::is_canonical`, the check that lets a line travel as text.
+fn canonical(c: &mut Criterion) {
+    let mut g = c.benchmark_group("is_canonical");
+    g.throughput(Throughput::Bytes(JSON_LINE.len() as u64));
+    g.bench_function("yes", |b| {
+        b.iter(|| sluice::json::is_canonical(black_box(JSON_LINE)))
+    });
+    g.bench_function("no_spaced", |b| {
+        b.iter(|| sluice::json::is_canonical(black_box(JSON_LINE_SPACED)))
+    });
+    g.finish();
+}
+
+/// The condition `.level == "error"` on one event: the fast path on raw
+/// text, full jq (jaq) on an already parsed value, and full jq including the
+/// parse that a value-less event needs first.
+fn jq_filter(c: &mut Criterion) {
+    let code = r#".level == "error""#;
+    let fast = Cond::compile(code).expect("a fast-path condition");
+    let program = Program::compile(code).expect("compiles");
+    let value = parsed_value();
+    let mut g = c.benchmark_group("jq_filter");
+    g.throughput(Throughput::Bytes(JSON_LINE.len() as u64));
+    g.bench_function("fast_cond_raw", |b| {
+        b.iter(|| fast.eval(black_box(JSON_LINE)))
+    });
+    g.bench_function("program_is_truthy_parsed", |b| {
+        b.iter(|| program.is_truthy(black_box(value.clone())))
+    });
+    g.bench_function("parse_then_is_truthy", |b| {
+        b.iter(|| {
+            let v = jaq_json::read::parse_single(black_box(JSON_LINE)).unwrap();
+            program.is_truthy(v)
+        })
+    });
+    // The CPU-bound program of the e2e scaling scenario, for scale.
+    let heavy = Program::compile("[range(0; 200)] | add").expect("compiles");
+    g.bench_function("program_range_200_add", |b| {
+        b.iter(|| heavy.run(black_box(value.clone()), |r| drop(black_box(r))))
+    });
+    g.finish();
+}
+
+/// `parse_regex` on a batch of 256 Apache lines (text events), one worker.
+fn parse_regex(c: &mut Criterion) {
+    let cfg: ParseRegexConfig =
+        toml::from_str(&format!("pattern = '{APACHE_PATTERN}'")).expect("config");
+    let mut stage = cfg.build().expect("pattern compiles");
+    let events: Vec<Event> = APACHE_LOG
+        .lines()
+        .take(BATCH)
+        .enumerate()
+        .map(|(i, l)| {
+            codec::decode(
+                Codec::Text,
+                "bench",
+                i as u64 + 1,
+                Line::Complete(l.as_bytes()),
+            )
+            .unwrap()
+            .unwrap()
+        })
+        .collect();
+    let bytes: usize = APACHE_LOG.lines().take(BATCH).map(|l| l.len() + 1).sum();
+    let ctx = BatchCtx {
+        stage: "parse",
+        origin: 1,
+        seq: 0,
+        seed: 0,
+    };
+    let mut g = c.benchmark_group("parse_regex");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("apache_batch_256", |b| {
+        b.iter_batched(
+            || (events.clone(), vec![Vec::with_capacity(BATCH), Vec::new()]),
+            |(input, mut out): (Vec<Event>, PortBuffers)| {
+                stage.process(input, &ctx, &mut out);
+                debug_assert!(out[1].is_empty(), "every line matches");
+                out
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime")
+}
+
+/// One hop over an edge: send a 256-event batch and receive it, plain and
+/// ordered (in sequence), on a current-thread runtime.
+fn edge_hop(c: &mut Criterion) {
+    let rt = runtime();
+    let template = json_batch(0);
+    let mut g = c.benchmark_group("edge_hop");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for ordered in [false, true] {
+        let name = if ordered { "ordered_in_seq" } else { "plain" };
+        let (tx, mut rx) = edge(4, ordered);
+        let mut seq = 0u64;
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let batches: Vec<Batch> = (0..iters)
+                    .map(|i| Batch {
+                        seq: seq + i,
+                        ..template.clone()
+                    })
+                    .collect();
+                seq += iters;
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for batch in batches {
+                        tx.send(batch).await.expect("open");
+                        black_box(rx.recv().await.expect("a batch"));
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The reorder window: groups of 64 batches sent with neighbours swapped
+/// (1, 0, 3, 2, …: every other batch arrives early and waits in the window),
+/// then received in order; throughput in events.
+fn reorder(c: &mut Criterion) {
+    const GROUP: u64 = 64;
+    let rt = runtime();
+    let template = json_batch(0);
+    let mut g = c.benchmark_group("reorder_window");
+    g.throughput(Throughput::Elements(GROUP * BATCH as u64));
+    let (tx, mut rx) = edge(GROUP as usize, true);
+    let mut base = 0u64;
+    g.bench_function("swapped_pairs_64_batches", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let batches: Vec<Batch> = (0..GROUP)
+                    .map(|i| Batch {
+                        seq: base + (i ^ 1),
+                        ..template.clone()
+                    })
+                    .collect();
+                base += GROUP;
+                total += rt.block_on(async {
+                    let start = Instant::now();
+                    for batch in batches {
+                        tx.send(batch).await.expect("open");
+                    }
+                    for _ in 0..GROUP {
+                        black_box(rx.recv().await.expect("a batch"));
+                    }
+                    start.elapsed()
+                });
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+/// `Event::encode` to JSON: an event still holding its raw text (a copy)
+/// and one holding only a parsed value (serialisation).
+fn encode(c: &mut Criterion) {
+    let raw = json_event();
+    let parsed = Event::new(parsed_value());
+    let mut out = Vec::with_capacity(4096);
+    let mut g = c.benchmark_group("encode");
+    g.throughput(Throughput::Bytes(JSON_LINE.len() as u64 + 1));
+    for (name, event) in [("raw_text", &raw), ("parsed_value", &parsed)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                black_box(event).encode(Codec::Json, &mut out);
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+fn config() -> Criterion {
+    // Short runs: a full pass stays within a few minutes on a 2-core box.
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = decode, canonical, jq_filter, parse_regex, edge_hop, reorder, encode
+}
+criterion_main!(benches);
