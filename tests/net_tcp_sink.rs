@@ -52,3 +52,98 @@ address = {}
     assert!(status.success(), "{status:?}\n{}", daemon.stderr());
     assert_eq!(String::from_utf8(got).unwrap(), id_lines(20_000));
 }
+
+#[test]
+fn a_peer_that_goes_away_is_replaced_by_a_reconnect() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let config = common::write(
+        dir.path(),
+        "p.toml",
+        format!(
+            r#"
+[pipeline]
+metrics_address = "127.0.0.1:0"
+
+[sources.in]
+type = "tcp"
+address = "127.0.0.1:0"
+codec = "text"
+
+[sinks.peer]
+type = "tcp"
+inputs = ["in"]
+address = {}
+codec = "text"
+"#,
+            toml_str(&address)
+        ),
+    );
+    let mut daemon = Daemon::start(&config, &[], &[]);
+    let input = daemon.listen_address("in", "tcp");
+    let metrics = daemon.metrics_address();
+    let mut client = TcpStream::connect(input).unwrap();
+
+    // The first peer takes one line and hangs up.
+    writeln!(client, "first").unwrap();
+    let (mut first, _) = listener.accept().unwrap();
+    first
+        .set_read_timeout(Some(daemon_support::PATIENCE))
+        .unwrap();
+    let mut got = [0u8; 6];
+    first.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"first\n");
+    drop(first);
+
+    // Lines keep coming until the sink has reconnected (bounded rounds).
+    listener.set_nonblocking(true).unwrap();
+    let started = Instant::now();
+    let mut sent = 1;
+    let mut second = loop {
+        match listener.accept() {
+            Ok((conn, _)) => break conn,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("accept: {e}"),
+        }
+        assert!(
+            started.elapsed() < daemon_support::PATIENCE,
+            "the sink never reconnected:\n{}",
+            daemon.stderr()
+        );
+        writeln!(client, "retry-{sent}").unwrap();
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    second.set_nonblocking(false).unwrap();
+    for i in 0..100 {
+        writeln!(client, "after-{i}").unwrap();
+    }
+    sent += 100;
+    drop(client);
+    daemon_support::wait_metric(metrics, "sluice_events_in_total", "in", |v| {
+        v == sent as f64
+    });
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}\n{}", daemon.stderr());
+    second
+        .set_read_timeout(Some(daemon_support::PATIENCE))
+        .unwrap();
+    let mut text = String::new();
+    second.read_to_string(&mut text).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let after: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("after-"))
+        .collect();
+    let expected: Vec<String> = (0..100).map(|i| format!("after-{i}")).collect();
+    assert_eq!(
+        after, expected,
+        "every line after the reconnect arrives, in order"
+    );
+}
