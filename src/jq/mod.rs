@@ -6,6 +6,7 @@
 //! everywhere.
 
 pub mod fast;
+mod regex;
 
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Ctx, Vars, data};
@@ -44,9 +45,12 @@ impl Program {
         let defs = jaq_core::defs()
             .chain(jaq_std::defs())
             .chain(jaq_json::defs());
+        // jaq's regex natives recompile their pattern on every call; ours
+        // cache it (see `regex.rs`).
         let funs = jaq_core::funs()
-            .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
+            .chain(jaq_std::funs().filter(|f| !regex::REPLACED.contains(&f.0)))
+            .chain(jaq_json::funs())
+            .chain(regex::funs());
         let loader = Loader::new(defs);
         let arena = Arena::default();
         let offset = |part: &str| {
