@@ -6,8 +6,7 @@ use std::path::Path;
 use crate::cli::{Common, FilterArgs, LogFormat};
 use crate::config::{self, Config, DEFAULT_CONFIG, Diagnostic};
 use crate::stats::Report;
-use crate::topology::{self, shutdown};
-use crate::{daemon, filter_cmd, graph, metrics, notify};
+use crate::{daemon, filter_cmd, graph};
 
 /// Exit status for success.
 pub const EXIT_OK: u8 = 0;
@@ -95,7 +94,7 @@ pub fn graph(path: &Path) -> u8 {
 /// `sluice run [CONFIG]`
 pub fn run(path: Option<&Path>, report: Option<&Path>, common: &Common) -> u8 {
     match load(path) {
-        Ok(c) => execute(&c, report, common.quiet, true).0,
+        Ok(c) => execute(&c, path, report, common.quiet, true).0,
         Err(diags) => {
             print_diagnostics(&diags);
             EXIT_CONFIG
@@ -112,7 +111,7 @@ pub fn filter(args: &FilterArgs, common: &Common) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let (code, report) = execute(&config, args.report.as_deref(), true, false);
+    let (code, report) = execute(&config, None, args.report.as_deref(), true, false);
     let _ = common;
     match report {
         Some(r) if code == EXIT_OK && args.strict && r.errors > 0 => {
@@ -130,6 +129,7 @@ pub fn filter(args: &FilterArgs, common: &Common) -> u8 {
 /// `quiet`; writes the report when asked.
 fn execute(
     config: &Config,
+    config_path: Option<&Path>,
     report_path: Option<&Path>,
     quiet: bool,
     summary: bool,
@@ -144,17 +144,7 @@ fn execute(
             return (EXIT_FAILURE, None);
         }
     };
-    let outcome = runtime.block_on(async {
-        let (trigger, listener) = shutdown::channel();
-        let pieces = topology::build(config, &listener)?;
-        if let Some(address) = &config.pipeline.metrics_address {
-            metrics::serve(address, metrics::Metrics::new(&pieces.stats)).await?;
-        }
-        let stats = pieces.stats.clone();
-        let force = daemon::watch_signals(trigger, config.pipeline.shutdown_grace);
-        let run = topology::run(pieces, force);
-        anyhow::Ok(notify::supervise(run, &stats, listener).await)
-    });
+    let outcome = runtime.block_on(daemon::run(config.clone(), config_path));
     // Blocking readers (stdin) may still be parked in a read; do not wait for them.
     runtime.shutdown_background();
     let outcome = match outcome {

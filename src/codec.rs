@@ -64,8 +64,13 @@ pub struct LineFramer {
 impl LineFramer {
     /// A framer for lines of at most `max_line` bytes.
     pub fn new(max_line: usize) -> Self {
+        Self::with_buffer(max_line, INITIAL_BUFFER)
+    }
+
+    /// A framer whose buffer starts at `initial` bytes (it grows as needed).
+    pub fn with_buffer(max_line: usize, initial: usize) -> Self {
         LineFramer {
-            buf: vec![0; INITIAL_BUFFER],
+            buf: vec![0; initial.max(1)],
             start: 0,
             end: 0,
             max_line,

@@ -1,44 +1,131 @@
-//! Signals for `run`: the first SIGTERM/SIGINT asks the sources to stop and
-//! starts the `shutdown_grace` clock; a second signal, or the clock running
-//! out, forces the exit.
+//! The run loop of `sluice run` and `sluice filter`: signals and reloads.
+//!
+//! - SIGTERM/SIGINT: the sources stop reading, everything read drains to
+//!   the sinks, and the run ends. A second signal, or `shutdown_grace`
+//!   running out, forces the exit and counts what was not delivered.
+//! - SIGHUP (only with a config file): re-read and validate it; if invalid,
+//!   log why (with line and column) and keep running; if valid, switch to
+//!   it without losing or duplicating an event (see `topology::running`).
+//! - systemd is told READY/RELOADING/STOPPING along the way (`notify`).
 
-use std::time::Duration;
+use std::path::Path;
 
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::topology::shutdown::Trigger;
+use crate::config::{self, Config};
+use crate::metrics;
+use crate::notify;
+use crate::stats::RunStats;
+use crate::topology::running::{Outcome, Running};
+use crate::topology::shutdown;
 
-/// Listens for stop signals; the returned future completes when the stop
-/// must be forced. Holding `trigger` here keeps the sources running until a
-/// signal arrives.
-pub fn watch_signals(trigger: Trigger, grace: Duration) -> impl Future<Output = ()> {
-    let (force_tx, force_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::warn!("cannot install signal handlers; SIGTERM will not drain");
-            std::future::pending::<()>().await;
-            return;
+enum Event {
+    /// A task ended; `false` once all have.
+    Task(bool),
+    /// A stop signal, by name.
+    Stop(&'static str),
+    /// SIGHUP.
+    Reload,
+    /// `shutdown_grace` ran out.
+    Deadline,
+}
+
+/// Runs `config` until it ends or is stopped. With `path`, SIGHUP reloads
+/// the configuration from it.
+pub async fn run(config: Config, path: Option<&Path>) -> anyhow::Result<Outcome> {
+    let grace = config.pipeline.shutdown_grace;
+    let metrics_address = config.pipeline.metrics_address.clone();
+    let mut running = Running::start(config, RunStats::new())?;
+    if let Some(address) = &metrics_address {
+        let m = metrics::Metrics::new(running.stats());
+        metrics::serve(address, m.clone()).await?;
+        running.attach_metrics(m);
+    }
+    let (mut term, mut int) = (
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::interrupt())?,
+    );
+    // Only a run with a config file to re-read handles SIGHUP; elsewhere it
+    // keeps its default meaning (the terminal went away: exit).
+    let mut hup: Option<Signal> = match path {
+        Some(_) => Some(signal(SignalKind::hangup())?),
+        None => None,
+    };
+    let stats = running.stats().clone();
+    let (stopping, stopping_listener) = shutdown::channel();
+    let main = async move {
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let forced = loop {
+            let event = tokio::select! {
+                more = running.next() => Event::Task(more),
+                _ = term.recv() => Event::Stop("SIGTERM"),
+                _ = int.recv() => Event::Stop("SIGINT"),
+                Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => Event::Reload,
+                () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => Event::Deadline,
+            };
+            match event {
+                Event::Task(true) => {}
+                Event::Task(false) => break None,
+                Event::Stop(name) if deadline.is_some() => {
+                    let lost = running.stats().in_flight.current();
+                    tracing::warn!(
+                        "second {name}: forcing exit; {lost} events in flight not delivered"
+                    );
+                    running.abort();
+                    break Some(format!(
+                        "forced stop ({name}): {lost} events in flight were not delivered"
+                    ));
+                }
+                Event::Stop(name) => {
+                    tracing::info!("{name}: draining (grace {grace:?})");
+                    running.stop();
+                    stopping.trigger();
+                    deadline = Some(tokio::time::Instant::now() + grace);
+                }
+                Event::Deadline => {
+                    let lost = running.stats().in_flight.current();
+                    tracing::warn!(
+                        "shutdown_grace of {grace:?} exceeded: forcing exit; {lost} events in flight not delivered"
+                    );
+                    running.abort();
+                    break Some(format!(
+                        "forced stop (shutdown_grace {grace:?} exceeded): {lost} events in flight were not delivered"
+                    ));
+                }
+                Event::Reload => reload(&mut running, path, deadline.is_some()),
+            }
         };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: draining (grace {grace:?})"),
-            _ = int.recv() => tracing::info!("SIGINT: draining (grace {grace:?})"),
+        running.finish(forced)
+    };
+    Ok(notify::supervise(main, &stats, stopping_listener).await)
+}
+
+/// Handles one SIGHUP.
+fn reload(running: &mut Running, path: Option<&Path>, stopping: bool) {
+    let Some(path) = path else { return };
+    if stopping {
+        tracing::warn!("SIGHUP ignored: shutting down");
+        return;
+    }
+    if running.reloading() {
+        tracing::warn!(
+            "SIGHUP ignored: the previous reload is still draining; send it again once it completes"
+        );
+        return;
+    }
+    notify::reloading();
+    tracing::info!("SIGHUP: reloading {}", path.display());
+    let result = match config::load_file(path) {
+        Ok(config) => running.reload(config).map_err(|e| format!("{e:#}")),
+        Err(diags) => {
+            for d in &diags {
+                tracing::error!("reload rejected: {d}");
+            }
+            Err(format!("{} problem(s) in the configuration", diags.len()))
         }
-        trigger.trigger();
-        tokio::select! {
-            _ = term.recv() => tracing::warn!("second signal: forcing exit"),
-            _ = int.recv() => tracing::warn!("second signal: forcing exit"),
-            _ = tokio::time::sleep(grace) => tracing::warn!("shutdown_grace of {grace:?} exceeded: forcing exit"),
-        }
-        let _ = force_tx.send(());
-        // Keep `trigger` alive until the end.
-        drop(trigger);
-    });
-    async move {
-        if force_rx.await.is_err() {
-            std::future::pending::<()>().await;
-        }
+    };
+    if let Err(e) = result {
+        tracing::error!("reload rejected, the running pipeline is unchanged: {e}");
+        notify::ready(&notify::status_line(running.stats()));
     }
 }

@@ -174,23 +174,22 @@ const FAMILIES: &[Family] = &[
         "sluice_edge_batches",
         "gauge",
         "Batches waiting in the stage's input edge.",
-        |_, s| s.input_edge.get().map(|e| e.len() as f64),
+        |_, s| s.input_edge_fill().map(|(len, _)| len as f64),
     ),
     (
         "sluice_edge_capacity",
         "gauge",
         "Capacity of the stage's input edge, in batches.",
-        |_, s| s.input_edge.get().map(|e| e.capacity() as f64),
+        |_, s| s.input_edge_fill().map(|(_, cap)| cap as f64),
     ),
     (
         "sluice_edge_occupancy",
         "gauge",
         "How full the stage's input edge is, 0 to 1: a stage whose input is full while its output is empty is the bottleneck.",
         |_, s| {
-            s.input_edge
-                .get()
-                .filter(|e| e.capacity() > 0)
-                .map(|e| e.len() as f64 / e.capacity() as f64)
+            s.input_edge_fill()
+                .filter(|(_, cap)| *cap > 0)
+                .map(|(len, cap)| len as f64 / cap as f64)
         },
     ),
     (

@@ -29,8 +29,22 @@ pub struct StageStats {
     pub connections: AtomicU64,
     /// Time spent on each batch (transforms, sinks), for the metrics.
     pub latency: crate::metrics::Histogram,
-    /// How full the stage's input edge is (set when the graph is built).
-    pub input_edge: std::sync::OnceLock<crate::metrics::EdgeGauge>,
+    /// How full the stage's input edge is (set when the graph is built,
+    /// replaced on reload).
+    pub input_edge: std::sync::Mutex<Option<crate::metrics::EdgeGauge>>,
+}
+
+impl StageStats {
+    /// Points the occupancy gauge at the stage's (new) input edge.
+    pub fn set_input_edge(&self, gauge: crate::metrics::EdgeGauge) {
+        *self.input_edge.lock().unwrap_or_else(|e| e.into_inner()) = Some(gauge);
+    }
+
+    /// Batches waiting in the input edge and its capacity, if it has one.
+    pub fn input_edge_fill(&self) -> Option<(usize, usize)> {
+        let gauge = self.input_edge.lock().unwrap_or_else(|e| e.into_inner());
+        gauge.as_ref().map(|g| (g.len(), g.capacity()))
+    }
 }
 
 /// Events currently inside the graph: read by a source but not yet written by
@@ -135,6 +149,12 @@ impl RunStats {
 
     /// Registers a stage and returns its counters.
     pub fn register(&mut self, name: &str, role: &'static str, kind: &str) -> Arc<StageStats> {
+        // A stage that keeps its name across a reload keeps its counters.
+        if let Some(entry) = self.stages.iter_mut().find(|s| s.0 == name) {
+            entry.1 = role;
+            entry.2 = kind.to_string();
+            return entry.3.clone();
+        }
         let s = Arc::new(StageStats::default());
         self.stages
             .push((name.to_string(), role, kind.to_string(), s.clone()));

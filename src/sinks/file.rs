@@ -30,16 +30,17 @@ fn yes() -> bool {
 
 impl FileSinkConfig {
     /// Opens (and creates) the output file.
-    pub fn open(&self) -> anyhow::Result<LineWriter> {
+    pub fn open(&self, reloading: bool) -> anyhow::Result<LineWriter> {
+        let append = self.append || reloading;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating directory {}", dir.display()))?;
         }
         let file = OpenOptions::new()
             .create(true)
-            .append(self.append)
+            .append(append)
             .write(true)
-            .truncate(!self.append)
+            .truncate(!append)
             .open(&self.path)
             .with_context(|| format!("opening {} for writing", self.path.display()))?;
         Ok(LineWriter {

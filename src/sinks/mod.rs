@@ -62,10 +62,13 @@ impl SinkConfig {
 
     /// Opens the output (so that an unwritable path fails before anything
     /// starts) and returns the task to run.
-    pub fn build(&self) -> anyhow::Result<SinkTask> {
+    ///
+    /// On a reload (`reloading`), a file sink always appends: truncating
+    /// would erase what the previous graph wrote.
+    pub fn build(&self, reloading: bool) -> anyhow::Result<SinkTask> {
         Ok(match self {
             SinkConfig::Stdout(c) => SinkTask::Writer(c.open()),
-            SinkConfig::File(c) => SinkTask::Writer(c.open()?),
+            SinkConfig::File(c) => SinkTask::Writer(c.open(reloading)?),
             SinkConfig::Blackhole(c) => SinkTask::Blackhole(c.clone()),
             SinkConfig::Tcp(c) => SinkTask::Tcp(c.clone()),
         })

@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 use crate::event::Event;
 use crate::stats::StageStats;
 use crate::topology::edge::Closed;
-use crate::topology::fanout::Outputs;
 use crate::topology::shutdown::Shutdown;
+use crate::topology::source_outputs::SourceOutputs;
 
 /// The configuration of one source, by `type`.
 #[derive(Debug, Clone)]
@@ -139,8 +139,9 @@ impl SourceTask {
 pub struct SourceContext {
     /// Stage name (used in error events).
     pub name: String,
-    /// Port 0: events; port 1: `errors`.
-    pub outputs: Outputs,
+    /// Port 0: events; port 1: `errors`. Shared by the source's tasks and
+    /// switched to a new graph on reload.
+    pub outputs: SourceOutputs,
     /// Set when the source must stop reading.
     pub shutdown: Shutdown,
     /// This stage's counters.
@@ -149,8 +150,6 @@ pub struct SourceContext {
     pub batch_events: usize,
     /// Origin id stamped on every batch (for ordering).
     pub origin: u64,
-    /// Sequence number of the next batch.
-    pub next_seq: u64,
     /// The pipeline seed, for sources that draw random values.
     pub seed: u64,
 }
@@ -161,9 +160,7 @@ impl SourceContext {
         self.stats
             .events_in
             .fetch_add((good.len() + bad.len()) as u64, Relaxed);
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.outputs.send(self.origin, seq, vec![good, bad]).await
+        self.outputs.send(self.origin, vec![good, bad]).await
     }
 
     /// Counts bytes read.

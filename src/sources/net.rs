@@ -22,8 +22,8 @@ use crate::event::{Event, mix_origin};
 use crate::sources::SourceContext;
 use crate::stats::StageStats;
 use crate::topology::edge::Closed;
-use crate::topology::fanout::Outputs;
 use crate::topology::shutdown::Shutdown;
+use crate::topology::source_outputs::SourceOutputs;
 
 /// Default `max_connections`: plenty for log shippers, and with a 1 MiB
 /// line limit a bound on what connections can hold in memory. Raise it
@@ -87,10 +87,9 @@ impl Listener {
 /// Sends the batches of one connection: its own origin, its own dense
 /// sequence, the source's outputs and counters.
 pub struct StreamSender {
-    outputs: Outputs,
+    outputs: SourceOutputs,
     stats: Arc<StageStats>,
     origin: u64,
-    next_seq: u64,
 }
 
 impl StreamSender {
@@ -100,7 +99,6 @@ impl StreamSender {
             outputs: ctx.outputs.clone(),
             stats: ctx.stats.clone(),
             origin: mix_origin(mix_origin(ctx.origin, (id >> 32) as u32), id as u32),
-            next_seq: 0,
         }
     }
 
@@ -109,9 +107,12 @@ impl StreamSender {
         self.stats
             .events_in
             .fetch_add((good.len() + bad.len()) as u64, Relaxed);
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.outputs.send(self.origin, seq, vec![good, bad]).await
+        self.outputs.send(self.origin, vec![good, bad]).await
+    }
+
+    /// The stream ended (its connection closed).
+    pub async fn end(&self) {
+        self.outputs.end_stream(self.origin).await;
     }
 }
 
@@ -209,7 +210,8 @@ impl Connection {
         let stats = self.sender.stats.clone();
         stats.connections.fetch_add(1, Relaxed);
         tracing::debug!("source `{}`: connection from {}", self.name, self.peer);
-        let mut framer = LineFramer::new(self.framing.max_line);
+        // Connections start small: most carry short lines, and there may be many.
+        let mut framer = LineFramer::with_buffer(self.framing.max_line, 16 * 1024);
         let mut good: Vec<Event> = Vec::new();
         let mut bad: Vec<Event> = Vec::new();
         let mut shutdown = self.shutdown.clone();
@@ -249,6 +251,7 @@ impl Connection {
                 break "no consumer left";
             }
         };
+        self.sender.end().await;
         stats.connections.fetch_sub(1, Relaxed);
         tracing::debug!("source `{}`: {} ({end})", self.name, self.peer);
     }

@@ -1,22 +1,21 @@
 //! Turns a validated configuration into inert pieces: edges, per-worker
-//! transforms, opened inputs and outputs. Nothing runs until
-//! [`running::run`](super::running::run) spawns them, so a file that cannot
-//! be opened fails the start, not the middle of a run.
+//! transforms, opened outputs, and for each source the outputs it will send
+//! into. Nothing runs until [`Running`](super::running::Running) spawns
+//! them, so a file that cannot be opened fails the start (or the reload),
+//! not the middle of a run. Sources themselves are opened by `Running`,
+//! which keeps unchanged ones running across a reload.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::config::{Config, Role, StageKind};
-use crate::event::name_hash;
+use crate::config::{Config, Role, StageConfig, StageKind};
 use crate::graph;
 use crate::metrics::EdgeGauge;
 use crate::sinks::{SinkContext, SinkTask};
-use crate::sources::{SourceContext, SourceTask};
-use crate::stats::RunStats;
+use crate::stats::{RunStats, StageStats};
 use crate::topology::edge::{EdgeReceiver, EdgeSender, edge};
 use crate::topology::fanout::{ErrorLog, Outputs};
-use crate::topology::shutdown::Shutdown;
 use crate::topology::worker::Worker;
 
 /// Largest batch sent along an edge, in events: big enough that channel
@@ -25,20 +24,30 @@ pub const MAX_BATCH: usize = 256;
 
 /// The graph, ready to spawn.
 pub struct Pieces {
-    /// Source tasks with their contexts.
-    pub sources: Vec<(SourceTask, SourceContext)>,
+    /// What each source needs to join the graph.
+    pub sources: Vec<SourcePiece>,
     /// Transform workers.
     pub workers: Vec<Worker>,
     /// Sink tasks with their contexts.
     pub sinks: Vec<(SinkTask, SinkContext)>,
-    /// Every counter of the run.
-    pub stats: RunStats,
+}
+
+/// A source's place in a built graph.
+pub struct SourcePiece {
+    /// The source's configuration.
+    pub stage: StageConfig,
+    /// The outputs it sends into.
+    pub outputs: Outputs,
+    /// Largest batch it should send.
+    pub batch_events: usize,
+    /// Its counters.
+    pub stats: Arc<StageStats>,
 }
 
 /// For each stage: whether it is, or feeds (through any path), an ordered
 /// sink. Edges into such stages must carry empty batches too, or the sink
 /// would wait forever for a sequence number that was never forwarded.
-fn feeds_ordered_sink(stages: &[crate::config::StageConfig], edges: &[graph::Edge]) -> Vec<bool> {
+fn feeds_ordered_sink(stages: &[StageConfig], edges: &[graph::Edge]) -> Vec<bool> {
     let mut feeds: Vec<bool> = stages
         .iter()
         .map(|s| s.role == Role::Sink && s.ordered)
@@ -60,10 +69,11 @@ fn feeds_ordered_sink(stages: &[crate::config::StageConfig], edges: &[graph::Edg
     feeds
 }
 
-/// Builds every piece of `config`; the sources will stop when `shutdown` fires.
-pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
+/// Builds every piece of `config`, registering counters in `stats` (a
+/// stage keeps its counters across reloads). `reloading`: a previous graph
+/// ran, so outputs must not be truncated.
+pub fn build(config: &Config, stats: &mut RunStats, reloading: bool) -> anyhow::Result<Pieces> {
     let stages = &config.stages;
-    let mut stats = RunStats::new();
     let stage_stats: Vec<_> = stages
         .iter()
         .map(|s| stats.register(&s.name, s.role.as_str(), &s.type_name))
@@ -72,19 +82,19 @@ pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
 
     // Open and compile everything first: any failure here leaves nothing running.
     enum Built {
-        Source(SourceTask),
+        Source,
         Transform(Vec<crate::transforms::Transform>),
         Sink(SinkTask),
     }
     let mut built = Vec::with_capacity(stages.len());
     for s in stages {
         let b = match &s.kind {
-            StageKind::Source(c) => c.build().map(Built::Source),
+            StageKind::Source(_) => Ok(Built::Source),
             StageKind::Transform(c) => (0..s.workers)
                 .map(|_| c.build())
                 .collect::<anyhow::Result<_>>()
                 .map(Built::Transform),
-            StageKind::Sink(c) => c.build().map(Built::Sink),
+            StageKind::Sink(c) => c.build(reloading).map(Built::Sink),
         };
         built.push(b.with_context(|| format!("{} `{}`", s.role.as_str(), s.name))?);
     }
@@ -99,34 +109,7 @@ pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
         .unwrap_or(MAX_BATCH)
         .max(1);
 
-    // One input edge per consuming stage.
-    let mut inputs: Vec<Option<(EdgeSender, EdgeReceiver)>> = stages
-        .iter()
-        .map(|s| {
-            (s.role != Role::Source).then(|| {
-                let batches = (s.capacity / batch_events).max(1);
-                edge(batches, s.role == Role::Sink && s.ordered)
-            })
-        })
-        .collect();
-
-    // Wire every output port to the consumers that name it.
-    let mut ports: Vec<Vec<Vec<EdgeSender>>> = stages
-        .iter()
-        .map(|s| vec![Vec::new(); s.output_ports().len() + 1])
-        .collect();
     let edges = graph::edges(stages);
-    let feeds_ordered = feeds_ordered_sink(stages, &edges);
-    for e in &edges {
-        let (tx, _) = inputs[e.to]
-            .as_ref()
-            .context("a consumer always has an input edge")?;
-        let mut sender = tx.for_lane(e.lane as u32);
-        if feeds_ordered[e.to] {
-            sender = sender.carrying_empty();
-        }
-        ports[e.from][e.port].push(sender);
-    }
     // Smallest batch any stage downstream of each source wants: a `delay`
     // stage two hops away still needs small batches to share among workers.
     let source_batch = |i: usize| {
@@ -147,13 +130,62 @@ pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
         batch
     };
 
+    // The largest batch that can reach each stage: an edge holds
+    // capacity / that many batches, so it holds `capacity` events even when
+    // its sources send small batches (e.g. for a `delay` stage).
+    let mut incoming = vec![0usize; stages.len()];
+    for (i, s) in stages.iter().enumerate() {
+        if s.role == Role::Source {
+            incoming[i] = source_batch(i);
+        }
+    }
+    for _ in 0..stages.len() {
+        let mut changed = false;
+        for e in &edges {
+            if incoming[e.from] > incoming[e.to] {
+                incoming[e.to] = incoming[e.from];
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+
+    // One input edge per consuming stage.
+    let mut inputs: Vec<Option<(EdgeSender, EdgeReceiver)>> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (s.role != Role::Source).then(|| {
+                let batches = (s.capacity / incoming[i].max(1)).max(1);
+                edge(batches, s.role == Role::Sink && s.ordered)
+            })
+        })
+        .collect();
+
+    // Wire every output port to the consumers that name it.
+    let mut ports: Vec<Vec<Vec<EdgeSender>>> = stages
+        .iter()
+        .map(|s| vec![Vec::new(); s.output_ports().len() + 1])
+        .collect();
+    let feeds_ordered = feeds_ordered_sink(stages, &edges);
+    for e in &edges {
+        let (tx, _) = inputs[e.to]
+            .as_ref()
+            .context("a consumer always has an input edge")?;
+        let mut sender = tx.for_lane(e.lane as u32);
+        if feeds_ordered[e.to] {
+            sender = sender.carrying_empty();
+        }
+        ports[e.from][e.port].push(sender);
+    }
     let mut pieces = Pieces {
         sources: Vec::new(),
         workers: Vec::new(),
         sinks: Vec::new(),
-        stats,
     };
-    let in_flight = pieces.stats.in_flight.clone();
+    let in_flight = stats.in_flight.clone();
     for (i, (b, s)) in built.into_iter().zip(stages).enumerate() {
         let outputs = Outputs::new(
             &s.name,
@@ -166,24 +198,17 @@ pub fn build(config: &Config, shutdown: &Shutdown) -> anyhow::Result<Pieces> {
         // senders to it, so its input closes exactly when they all finish.
         let receiver = inputs[i].take().map(|(_, rx)| rx);
         // Edge occupancy for the metrics, through a weak handle that never
-        // keeps the edge open (ordered edges do not expose their channel).
-        if let Some(rx) = receiver.as_ref().and_then(|r| r.share()) {
-            let _ = stage_stats[i].input_edge.set(EdgeGauge::new(&rx));
+        // keeps the edge open.
+        if let Some(rx) = receiver.as_ref() {
+            stage_stats[i].set_input_edge(EdgeGauge::new(rx.channel()));
         }
         match b {
-            Built::Source(task) => {
-                let ctx = SourceContext {
-                    name: s.name.clone(),
-                    outputs,
-                    shutdown: shutdown.clone(),
-                    stats: stage_stats[i].clone(),
-                    batch_events: source_batch(i),
-                    origin: name_hash(&s.name),
-                    next_seq: 0,
-                    seed: config.pipeline.seed,
-                };
-                pieces.sources.push((task, ctx));
-            }
+            Built::Source => pieces.sources.push(SourcePiece {
+                stage: s.clone(),
+                outputs,
+                batch_events: source_batch(i),
+                stats: stage_stats[i].clone(),
+            }),
             Built::Transform(instances) => {
                 let rx = receiver
                     .and_then(|r| r.share())

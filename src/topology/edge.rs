@@ -138,6 +138,14 @@ impl EdgeReceiver {
         }
     }
 
+    /// The underlying channel (for occupancy gauges).
+    pub fn channel(&self) -> &Receiver<Batch> {
+        match self {
+            EdgeReceiver::Plain(rx) => rx,
+            EdgeReceiver::Ordered(r) => &r.rx,
+        }
+    }
+
     /// A receiver sharing the same queue (workers of one stage share one edge).
     ///
     /// Returns `None` for an ordered edge, which has a single consumer.

@@ -10,7 +10,8 @@ pub mod edge;
 pub mod fanout;
 pub mod running;
 pub mod shutdown;
+pub mod source_outputs;
 mod worker;
 
 pub use builder::build;
-pub use running::run;
+pub use running::Running;

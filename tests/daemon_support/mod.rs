@@ -85,6 +85,25 @@ impl Daemon {
         }
     }
 
+    /// Waits until `n` stderr lines contain `needle`.
+    pub fn wait_log_count(&self, needle: &str, n: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        let (lines, cv) = &*self.log;
+        let mut seen = lines.lock().unwrap();
+        loop {
+            if seen.iter().filter(|l| l.contains(needle)).count() >= n {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "fewer than {n} log lines containing {needle:?} within {PATIENCE:?}; stderr so far:\n{}",
+                seen.join("\n")
+            );
+            seen = cv.wait_timeout(seen, left).unwrap().0;
+        }
+    }
+
     /// Everything written on stderr so far.
     pub fn stderr(&self) -> String {
         self.log.0.lock().unwrap().join("\n")

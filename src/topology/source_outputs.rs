@@ -1,0 +1,95 @@
+//! A source's outputs, shared by all of the source's tasks (one per
+//! connection for network sources) and switched to a new graph on reload.
+//!
+//! The source keeps running across a reload: only what it sends into
+//! changes. Replacing the outputs drops the old graph's senders, so the old
+//! graph drains and closes exactly as if the source had ended. Batches are
+//! numbered here, per stream, within the current graph: the new graph's
+//! ordered sinks see sequences starting at 0 on fresh origin ids.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+use crate::event::{Event, mix_origin};
+use crate::topology::edge::Closed;
+use crate::topology::fanout::Outputs;
+
+/// The outputs of one source; clones share them.
+#[derive(Clone)]
+pub struct SourceOutputs {
+    slot: Arc<Mutex<Slot>>,
+}
+
+struct Slot {
+    /// `None` once the source ended or was removed.
+    outputs: Option<Outputs>,
+    /// How many times the outputs were replaced; mixed into origin ids so a
+    /// new graph never sees an old graph's sequence numbers.
+    generation: u32,
+    /// Next sequence number of each stream in the current graph.
+    next_seq: HashMap<u64, u64>,
+}
+
+impl SourceOutputs {
+    /// Shared outputs starting with `outputs`.
+    pub fn new(outputs: Outputs) -> Self {
+        SourceOutputs {
+            slot: Arc::new(Mutex::new(Slot {
+                outputs: Some(outputs),
+                generation: 0,
+                next_seq: HashMap::new(),
+            })),
+        }
+    }
+
+    /// Sends one batch of stream `origin` (events on port 0, error events on
+    /// the last port). Waits while the graph is full: that is backpressure.
+    pub async fn send(&self, origin: u64, per_port: Vec<Vec<Event>>) -> Result<(), Closed> {
+        // The lock is held across the send so that a reload waits for a
+        // batch in progress instead of splitting it between two graphs.
+        let mut guard = self.slot.lock().await;
+        let Slot {
+            outputs,
+            generation,
+            next_seq,
+        } = &mut *guard;
+        let Some(outputs) = outputs.as_mut() else {
+            return Err(Closed);
+        };
+        let counter = next_seq.entry(origin).or_insert(0);
+        let seq = *counter;
+        *counter += 1;
+        let origin = match *generation {
+            0 => origin,
+            g => mix_origin(origin, g),
+        };
+        outputs.send(origin, seq, per_port).await
+    }
+
+    /// Forgets stream `origin` (a connection closed), so the numbering map
+    /// does not grow with every connection a daemon ever had.
+    pub async fn end_stream(&self, origin: u64) {
+        self.slot.lock().await.next_seq.remove(&origin);
+    }
+
+    /// Switches to `outputs` (a reload); returns `false`, dropping them, if
+    /// the source has already ended.
+    pub async fn replace(&self, outputs: Outputs) -> bool {
+        let mut slot = self.slot.lock().await;
+        if slot.outputs.is_none() {
+            return false;
+        }
+        slot.outputs = Some(outputs);
+        slot.generation += 1;
+        slot.next_seq.clear();
+        true
+    }
+
+    /// Drops the outputs for good (the source ended): the graph downstream
+    /// can close.
+    pub async fn close(&self) {
+        self.slot.lock().await.outputs = None;
+    }
+}
