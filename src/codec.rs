@@ -40,6 +40,8 @@ pub enum Codec {
 pub enum Line<'a> {
     /// A complete line, without its newline.
     Complete(&'a [u8]),
+    /// The input's last line, which had no newline.
+    Last(&'a [u8]),
     /// A line longer than the limit: its first bytes and its full length.
     TooLong { prefix: &'a [u8], len: usize },
 }
@@ -177,11 +179,16 @@ impl LineFramer {
                 let p = &self.buf[self.start..self.start + TOO_LONG_PREFIX.min(len)];
                 f(self.line, Line::TooLong { prefix: p, len });
             } else {
-                f(self.line, Line::Complete(&self.buf[self.start..self.end]));
+                f(self.line, Line::Last(&self.buf[self.start..self.end]));
             }
             self.line += 1;
         }
         self.start = self.end;
+    }
+
+    /// Numbers the next line `line` (resuming after `line - 1` lines).
+    pub fn set_next_line(&mut self, line: u64) {
+        self.line = line;
     }
 }
 
@@ -203,6 +210,40 @@ impl<R: Read> LineReader<R> {
             eof: false,
             bytes_read: 0,
         }
+    }
+
+    /// Numbers the next line `line` (resuming after `line - 1` lines).
+    pub fn set_next_line(&mut self, line: u64) {
+        self.framer.set_next_line(line);
+    }
+
+    /// Reads what is there without ending the input at EOF: a partial last
+    /// line stays buffered (for following a growing file). Returns the
+    /// number of bytes read (0: nothing new).
+    pub fn read_more(&mut self, f: impl FnMut(u64, Line<'_>)) -> io::Result<usize> {
+        let n = loop {
+            match self.inner.read(self.framer.spare()) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.bytes_read += n as u64;
+        if n > 0 {
+            self.framer.filled(n, f);
+        }
+        Ok(n)
+    }
+
+    /// Ends the input: emits a buffered partial line.
+    pub fn finish(&mut self, f: impl FnMut(u64, Line<'_>)) {
+        self.eof = true;
+        self.framer.finish(f);
+    }
+
+    /// Gives back the reader (to switch to a rotated file's successor).
+    pub fn into_inner(self) -> R {
+        self.inner
     }
 
     /// Reads one chunk and calls `f(line_number, line)` for each line it
@@ -237,7 +278,7 @@ pub fn decode(
     line: Line<'_>,
 ) -> Option<Result<Event, Event>> {
     let bytes = match line {
-        Line::Complete(b) => b,
+        Line::Complete(b) | Line::Last(b) => b,
         Line::TooLong { prefix, len } => {
             let reason = format!(
                 "line is {len} bytes long, over the limit (max_line_bytes); first {} bytes kept",
@@ -317,7 +358,7 @@ mod tests {
             out.push((
                 n,
                 match l {
-                    Line::Complete(b) => String::from_utf8_lossy(b).into_owned(),
+                    Line::Complete(b) | Line::Last(b) => String::from_utf8_lossy(b).into_owned(),
                     Line::TooLong { len, .. } => format!("<too long: {len}>"),
                 },
             ))

@@ -9,6 +9,7 @@
 use bytes::Bytes;
 use jaq_json::Val;
 
+use crate::ack::Ack;
 use crate::codec::Codec;
 
 /// One event: a JSON value, its raw text when known, and the input line it
@@ -26,6 +27,9 @@ pub struct Event {
     value: Option<Val>,
     /// 1-based input line number, or 0 when the event did not come from a line.
     pub line: u64,
+    /// The acknowledgement handle of the source batch this event derives
+    /// from, when its source wants to know it was delivered.
+    pub ack: Option<Ack>,
 }
 
 impl Event {
@@ -40,6 +44,7 @@ impl Event {
             raw: None,
             value: Some(value),
             line,
+            ack: None,
         }
     }
 
@@ -50,7 +55,28 @@ impl Event {
             raw: Some(raw),
             value: None,
             line,
+            ack: None,
         }
+    }
+
+    /// A new event from canonical text, derived from this one (same line,
+    /// same acknowledgement).
+    pub fn derive_raw(&self, raw: Bytes) -> Event {
+        Event {
+            raw: Some(raw),
+            value: None,
+            line: self.line,
+            ack: self.ack.clone(),
+        }
+    }
+
+    /// This event turned into an error event for `stage` (it keeps the
+    /// acknowledgement: the error output is a delivery like any other).
+    pub fn into_error(self, stage: &str, reason: &str) -> Event {
+        let (line, ack) = (self.line, self.ack.clone());
+        let mut e = error_event(stage, reason, self.into_value(), line);
+        e.ack = ack;
+        e
     }
 
     /// The value if it is already parsed.
@@ -111,6 +137,7 @@ impl Event {
             raw,
             value: Some(value),
             line: self.line,
+            ack: self.ack.clone(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! sluice: a streaming pipeline of bounded stages.
 //!
 //! The map, one line a module:
+//! - [`ack`]: end-to-end acknowledgements from sinks back to sources.
+//! - [`checkpoint`]: file offsets and sink lengths in `data_dir`, written atomically.
 //! - [`cli`]: command-line parsing and dispatch; [`app`]: what each command does.
 //! - [`config`]: TOML schema, loading and validation with `FILE:LINE:COL` diagnostics.
 //! - [`graph`]: stage graph checks (inputs, cycles) and DOT output.
@@ -16,7 +18,9 @@
 //! - [`notify`]: systemd's sd_notify protocol: READY, STOPPING, WATCHDOG, STATUS.
 //! - [`filter_cmd`]: `sluice filter` as a pipeline built in code.
 
+pub mod ack;
 pub mod app;
+pub mod checkpoint;
 pub mod cli;
 pub mod codec;
 pub mod config;

@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use crate::codec::Codec;
-use crate::sinks::writer::LineWriter;
+use crate::sinks::retry::RetryPolicy;
+use crate::sinks::writer::{LineWriter, Output};
 
 /// Settings of a `file` sink.
 #[derive(Debug, Clone, Deserialize)]
@@ -22,6 +23,9 @@ pub struct FileSinkConfig {
     /// `true` (default): append to an existing file; `false`: truncate it.
     #[serde(default = "yes")]
     pub append: bool,
+    /// How a failed write is retried before the batch goes to `errors`.
+    #[serde(default)]
+    pub retry: RetryPolicy,
 }
 
 fn yes() -> bool {
@@ -30,7 +34,16 @@ fn yes() -> bool {
 
 impl FileSinkConfig {
     /// Opens (and creates) the output file.
-    pub fn open(&self, reloading: bool) -> anyhow::Result<LineWriter> {
+    ///
+    /// `marks`: record the file's length with every acknowledged batch (an
+    /// ordered sink in a pipeline with checkpoints); `resume_at`: the length
+    /// the last checkpoint recorded, to cut an unacknowledged tail back to.
+    pub fn open(
+        &self,
+        reloading: bool,
+        marks: bool,
+        resume_at: Option<u64>,
+    ) -> anyhow::Result<LineWriter> {
         let append = self.append || reloading;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -43,10 +56,24 @@ impl FileSinkConfig {
             .truncate(!append)
             .open(&self.path)
             .with_context(|| format!("opening {} for writing", self.path.display()))?;
+        let mut len = file
+            .metadata()
+            .with_context(|| format!("reading the size of {}", self.path.display()))?
+            .len();
+        if let Some(committed) = resume_at.filter(|c| *c < len) {
+            tracing::info!(
+                "sink: cutting {} back from {len} to {committed} bytes: the tail was written but never acknowledged",
+                self.path.display()
+            );
+            file.set_len(committed)
+                .with_context(|| format!("truncating {}", self.path.display()))?;
+            len = committed;
+        }
         Ok(LineWriter {
-            out: Box::new(file),
+            out: Output::File { file, len, marks },
             codec: self.codec,
             what: self.path.display().to_string(),
+            retry: self.retry,
         })
     }
 }

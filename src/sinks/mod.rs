@@ -4,6 +4,7 @@
 
 pub mod blackhole;
 pub mod file;
+pub mod retry;
 pub mod stdout;
 pub mod tcp;
 mod writer;
@@ -13,8 +14,10 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use crate::checkpoint::Checkpoint;
 use crate::stats::{InFlight, StageStats};
 use crate::topology::edge::EdgeReceiver;
+use crate::topology::fanout::Outputs;
 
 /// The configuration of one sink, by `type`.
 #[derive(Debug, Clone)]
@@ -64,11 +67,25 @@ impl SinkConfig {
     /// starts) and returns the task to run.
     ///
     /// On a reload (`reloading`), a file sink always appends: truncating
-    /// would erase what the previous graph wrote.
-    pub fn build(&self, reloading: bool) -> anyhow::Result<SinkTask> {
+    /// would erase what the previous graph wrote. With `checkpoint` (the
+    /// pipeline has a `data_dir`) an ordered file sink records its length
+    /// with every acknowledged batch and, at start, cuts back to the length
+    /// the last checkpoint recorded (effectively-once output).
+    pub fn build(
+        &self,
+        name: &str,
+        ordered: bool,
+        reloading: bool,
+        checkpoint: Option<&Checkpoint>,
+    ) -> anyhow::Result<SinkTask> {
+        let marks = ordered && checkpoint.is_some();
+        let resume_at = match (reloading, checkpoint) {
+            (false, Some(c)) if marks => c.sinks.get(name).copied(),
+            _ => None,
+        };
         Ok(match self {
             SinkConfig::Stdout(c) => SinkTask::Writer(c.open()),
-            SinkConfig::File(c) => SinkTask::Writer(c.open(reloading)?),
+            SinkConfig::File(c) => SinkTask::Writer(c.open(reloading, marks, resume_at)?),
             SinkConfig::Blackhole(c) => SinkTask::Blackhole(c.clone()),
             SinkConfig::Tcp(c) => SinkTask::Tcp(c.clone()),
         })
@@ -81,6 +98,17 @@ impl SinkConfig {
             SinkConfig::File(f) => format!("file {}", f.path.display()),
             SinkConfig::Blackhole(_) => "blackhole".into(),
             SinkConfig::Tcp(c) => format!("tcp {}", c.address),
+        }
+    }
+}
+
+impl SinkTask {
+    /// For an effectively-once file sink: its length now (what the
+    /// checkpoint must hold before anything is written).
+    pub fn checkpoint_length(&self) -> Option<u64> {
+        match self {
+            SinkTask::Writer(w) => w.checkpoint_length(),
+            _ => None,
         }
     }
 }
@@ -108,6 +136,9 @@ pub struct SinkContext {
     /// The sink's input capacity in events: it holds no more than this
     /// many unwritten events, so capacities bound the whole graph.
     pub capacity: usize,
+    /// The sink's `errors` output: where batches go that could not be
+    /// written after every retry.
+    pub errors: Outputs,
 }
 
 impl SinkTask {

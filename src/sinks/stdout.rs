@@ -3,7 +3,8 @@
 use serde::Deserialize;
 
 use crate::codec::Codec;
-use crate::sinks::writer::LineWriter;
+use crate::sinks::retry::RetryPolicy;
+use crate::sinks::writer::{LineWriter, Output};
 
 /// Settings of a `stdout` sink.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -18,9 +19,10 @@ impl StdoutConfig {
     /// A writer on stdout.
     pub fn open(&self) -> LineWriter {
         LineWriter {
-            out: Box::new(std::io::stdout()),
+            out: Output::Stdout(std::io::stdout()),
             codec: self.codec,
             what: "stdout".into(),
+            retry: RetryPolicy::default(),
         }
     }
 }

@@ -1,15 +1,33 @@
 //! `type = "file"`: reads files matched by paths or globs, in name order;
 //! `.gz` files are decompressed transparently.
+//!
+//! With `follow = true` each file is tailed like `tail -F`: read as it
+//! grows, reopened from the start when truncated, and when renamed away the
+//! rest of the old file is read before the new one at the same path.
+//!
+//! With `pipeline.data_dir` set, every batch carries an acknowledgement;
+//! once all of its events are delivered, its end position is committed to
+//! the checkpoint (per file, with the file's identity). A restart resumes
+//! from there, so nothing acknowledged is read twice and nothing unread is
+//! skipped.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
+use tokio::sync::mpsc;
 
+use crate::ack::{AckData, AckToken, Committer};
+use crate::checkpoint::{FileId, FilePosition, Store};
 use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
+use crate::sources::lines::{Acker, Idle, Position, Stream};
 use crate::sources::{SourceContext, lines};
 
 /// Settings of a `file` source.
@@ -25,6 +43,13 @@ pub struct FileConfig {
     /// Longest accepted line; longer ones become error events.
     #[serde(default = "default_max_line")]
     pub max_line_bytes: usize,
+    /// Keep reading as the files grow, across rotation and truncation, like
+    /// `tail -F`; the source then never ends by itself.
+    #[serde(default)]
+    pub follow: bool,
+    /// Start from the beginning even if `data_dir` holds positions.
+    #[serde(default)]
+    pub ignore_checkpoints: bool,
 }
 
 fn default_max_line() -> usize {
@@ -86,6 +111,8 @@ impl FileConfig {
             files,
             codec: self.codec,
             max_line: self.max_line_bytes,
+            follow: self.follow,
+            ignore_checkpoints: self.ignore_checkpoints,
         })
     }
 }
@@ -96,32 +123,272 @@ pub struct OpenFiles {
     files: Vec<PathBuf>,
     codec: Codec,
     max_line: usize,
+    follow: bool,
+    ignore_checkpoints: bool,
 }
 
+/// How often a followed file that has nothing new is checked again (for
+/// data, rotation and truncation).
+const POLL: Duration = Duration::from_millis(100);
+
+/// The inputs read so far, by index: acknowledgements name an index, the
+/// checkpoint is kept per path with that input's identity.
+type Inputs = Arc<Mutex<Vec<(PathBuf, FileId)>>>;
+
 impl OpenFiles {
-    /// Reads every file in turn on a blocking thread.
-    pub async fn run(self, mut ctx: SourceContext) -> anyhow::Result<()> {
+    /// Reads the files on blocking threads: in turn, or each followed on its
+    /// own. With `data_dir`, resumes from the checkpoint and commits every
+    /// acknowledged batch; returns once everything read is acknowledged.
+    pub async fn run(self, ctx: SourceContext) -> anyhow::Result<()> {
         let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            for path in &self.files {
-                if ctx.shutdown.is_shutdown() {
-                    break;
-                }
-                let file =
-                    File::open(path).with_context(|| format!("opening {}", path.display()))?;
-                let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-                    Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
-                } else {
-                    Box::new(file)
-                };
-                let sent = lines::pump(reader, self.codec, self.max_line, &mut ctx, &handle)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                if sent.is_err() {
-                    break;
-                }
+        let inputs: Inputs = Arc::default();
+        let resume = match (&ctx.checkpoints, self.ignore_checkpoints) {
+            (Some(store), false) => store
+                .snapshot()
+                .sources
+                .get(&ctx.name)
+                .cloned()
+                .unwrap_or_default(),
+            _ => Default::default(),
+        };
+        // Acknowledgements flow back to a committer task writing the checkpoint.
+        let (ack_tx, committer) = match &ctx.checkpoints {
+            Some(store) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let task =
+                    tokio::spawn(commit(rx, store.clone(), ctx.name.clone(), inputs.clone()));
+                (Some(tx), Some(task))
             }
-            Ok(())
-        })
-        .await?
+            None => (None, None),
+        };
+        let me = Arc::new(self);
+        let read = if me.follow {
+            let mut threads = Vec::new();
+            for (i, path) in me.files.iter().enumerate() {
+                let (me, mut ctx, handle, inputs) =
+                    (me.clone(), ctx.clone(), handle.clone(), inputs.clone());
+                let (path, resume, tx) = (path.clone(), resume.clone(), ack_tx.clone());
+                let origin = crate::event::mix_origin(ctx.origin, i as u32);
+                threads.push(tokio::task::spawn_blocking(move || {
+                    me.follow_one(&path, origin, &resume, tx, &inputs, &mut ctx, &handle)
+                }));
+            }
+            let mut result = Ok(());
+            for t in threads {
+                result = result.and(t.await?);
+            }
+            result
+        } else {
+            let (me, mut ctx, handle, inputs) =
+                (me.clone(), ctx.clone(), handle.clone(), inputs.clone());
+            let tx = ack_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                me.read_all(&resume, tx, &inputs, &mut ctx, &handle)
+            })
+            .await?
+        };
+        // Everything is sent: let the graph close, then wait until all of it
+        // is acknowledged and committed.
+        drop(ack_tx);
+        ctx.outputs.close().await;
+        if let Some(task) = committer {
+            task.await?;
+        }
+        read
+    }
+
+    /// Reads every file in turn, as one stream in name order.
+    fn read_all(
+        &self,
+        resume: &BTreeMap<String, FilePosition>,
+        tx: Option<mpsc::UnboundedSender<AckToken>>,
+        inputs: &Inputs,
+        ctx: &mut SourceContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        for path in &self.files {
+            if ctx.shutdown.is_shutdown() {
+                break;
+            }
+            let (reader, position, _) = self.open_at(path, resume, inputs)?;
+            let mut acker = tx.clone().map(|tx| Acker { tx, seq: 0 });
+            let mut stream = Stream {
+                origin: ctx.origin,
+                position,
+                acker: acker.as_mut(),
+            };
+            let sent = lines::pump(reader, self.codec, self.max_line, ctx, handle, &mut stream)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if sent.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows one path like `tail -F` until shutdown.
+    #[allow(clippy::too_many_arguments)]
+    fn follow_one(
+        &self,
+        path: &Path,
+        origin: u64,
+        resume: &BTreeMap<String, FilePosition>,
+        tx: Option<mpsc::UnboundedSender<AckToken>>,
+        inputs: &Inputs,
+        ctx: &mut SourceContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        let mut acker = tx.map(|tx| Acker { tx, seq: 0 });
+        let mut resume = Some(resume);
+        loop {
+            let (reader, position, id) =
+                match self.open_at(path, resume.take().unwrap_or(&BTreeMap::new()), inputs) {
+                    Ok(r) => r,
+                    // Between a rename and the new file's creation: wait for it.
+                    Err(_) if wait(ctx, handle) => continue,
+                    Err(_) => return Ok(()),
+                };
+            let mut stream = Stream {
+                origin,
+                position,
+                acker: acker.as_mut(),
+            };
+            let mut shutdown = ctx.shutdown.clone();
+            let idle = |offset: u64| {
+                let stop = handle.block_on(async {
+                    tokio::select! {
+                        () = tokio::time::sleep(POLL) => false,
+                        () = shutdown.recv() => true,
+                    }
+                });
+                if stop {
+                    return Idle::Stop;
+                }
+                match std::fs::metadata(path) {
+                    Ok(m) if (m.dev(), m.ino()) != (id.dev, id.ino) => Idle::Rotated,
+                    Ok(m) if m.len() < offset => Idle::Truncated,
+                    Ok(_) => Idle::Wait,
+                    // Renamed away, successor not there yet.
+                    Err(_) => Idle::Rotated,
+                }
+            };
+            let (sent, why) = lines::follow(
+                reader,
+                self.codec,
+                self.max_line,
+                ctx,
+                handle,
+                &mut stream,
+                idle,
+            )
+            .with_context(|| format!("reading {}", path.display()))?;
+            match (sent, why) {
+                (Err(_), _) | (_, Idle::Stop) => return Ok(()),
+                (_, Idle::Rotated) => {
+                    tracing::info!("{}: rotated; reading the new file", path.display())
+                }
+                (_, Idle::Truncated) => {
+                    tracing::info!("{}: truncated; reading from the start", path.display())
+                }
+                (_, Idle::Wait) => {}
+            }
+        }
+    }
+
+    /// Opens `path` where the checkpoint says (if it is the same file), as
+    /// a new input; returns the reader, the position and the identity.
+    fn open_at(
+        &self,
+        path: &Path,
+        resume: &BTreeMap<String, FilePosition>,
+        inputs: &Inputs,
+    ) -> anyhow::Result<(Box<dyn Read + Send>, Position, FileId)> {
+        let id = FileId::of(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let key = path.display().to_string();
+        let start = match resume.get(&key) {
+            Some(p) if id.matches(p) => Some(p.clone()),
+            Some(_) => {
+                tracing::info!(
+                    "{key}: not the file the checkpoint was taken on (rotated or rewritten); reading from the start"
+                );
+                None
+            }
+            None => None,
+        };
+        let gz = path.extension().is_some_and(|e| e == "gz");
+        let (offset, line) = start.map_or((0, 0), |p| (p.offset, p.line));
+        if offset > 0 && !gz {
+            file.seek(SeekFrom::Start(offset))?;
+        }
+        let mut reader: Box<dyn Read + Send> = if gz {
+            Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+        } else {
+            Box::new(file)
+        };
+        if offset > 0 && gz {
+            // Offsets count decompressed bytes: skip that many.
+            std::io::copy(&mut (&mut reader).take(offset), &mut std::io::sink())?;
+        }
+        if offset > 0 {
+            tracing::info!("{key}: resuming at byte {offset} (line {})", line + 1);
+        }
+        let mut list = inputs.lock().unwrap_or_else(|e| e.into_inner());
+        list.push((path.to_path_buf(), id.clone()));
+        let position = Position {
+            file: list.len() - 1,
+            offset,
+            line,
+        };
+        Ok((reader, position, id))
+    }
+}
+
+/// Sleeps one poll interval; false on shutdown.
+fn wait(ctx: &SourceContext, handle: &tokio::runtime::Handle) -> bool {
+    let mut shutdown = ctx.shutdown.clone();
+    handle.block_on(async {
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => true,
+            () = shutdown.recv() => false,
+        }
+    })
+}
+
+/// Commits acknowledged batches to the checkpoint, in order per input.
+async fn commit(
+    mut rx: mpsc::UnboundedReceiver<AckToken>,
+    store: Arc<Store>,
+    name: String,
+    inputs: Inputs,
+) {
+    let mut committers: HashMap<usize, Committer> = HashMap::new();
+    while let Some(token) = rx.recv().await {
+        let AckData::Offset { file, .. } = token.data else {
+            continue;
+        };
+        for done in committers.entry(file).or_default().ack(token) {
+            let AckData::Offset { file, end, line } = done.data else {
+                continue;
+            };
+            let Some((path, id)) = inputs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(file)
+                .cloned()
+            else {
+                continue;
+            };
+            store.update(|cp| {
+                cp.sources
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(path.display().to_string(), id.position(end, line));
+                for (sink, len) in &done.marks {
+                    let l = cp.sinks.entry(sink.to_string()).or_insert(0);
+                    *l = (*l).max(*len);
+                }
+            });
+        }
     }
 }

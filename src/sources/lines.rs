@@ -1,13 +1,109 @@
 //! The read loop shared by line-oriented sources (`stdin`, `file`): frame,
 //! decode, batch, send. It runs on a blocking thread and blocks on the send,
 //! so a full edge stops the reading.
+//!
+//! With acknowledgements, every batch carries an [`Ack`] recording where in
+//! the input it ends (byte offset and line count), so the source can commit
+//! exactly what was delivered.
 
 use std::io::Read;
 
-use crate::codec::{Codec, LineReader, decode};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::ack::{Ack, AckData, AckToken};
+use crate::codec::{Codec, Line, LineReader, decode};
 use crate::event::Event;
 use crate::sources::SourceContext;
 use crate::topology::edge::Closed;
+
+/// Where a reader stands in one input.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Position {
+    /// Index of the input in the source's list.
+    pub file: usize,
+    /// Byte offset of the next line.
+    pub offset: u64,
+    /// Lines before `offset`.
+    pub line: u64,
+}
+
+/// Numbers a source's batches of one input and hands out their handles.
+pub struct Acker {
+    /// Where acknowledgements go (the source's committer).
+    pub tx: UnboundedSender<AckToken>,
+    /// Next batch number for this input.
+    pub seq: u64,
+}
+
+/// One input being read: its stream id, position and optional acker.
+pub struct Stream<'a> {
+    /// Origin id of its batches (ordering key).
+    pub origin: u64,
+    /// Where reading stands.
+    pub position: Position,
+    /// Present when deliveries are acknowledged.
+    pub acker: Option<&'a mut Acker>,
+}
+
+/// The batch being filled.
+struct Pending<'s, 'a> {
+    good: Vec<Event>,
+    bad: Vec<Event>,
+    stream: &'s mut Stream<'a>,
+}
+
+impl Pending<'_, '_> {
+    fn push(&mut self, codec: Codec, name: &str, no: u64, line: Line<'_>) {
+        let len = match line {
+            Line::Complete(b) => b.len() as u64 + 1,
+            Line::Last(b) => b.len() as u64,
+            Line::TooLong { len, .. } => len as u64 + 1,
+        };
+        match decode(codec, name, no, line) {
+            Some(Ok(e)) => self.good.push(e),
+            Some(Err(e)) => self.bad.push(e),
+            None => {}
+        }
+        self.stream.position.offset += len;
+        self.stream.position.line = no;
+    }
+
+    fn len(&self) -> usize {
+        self.good.len() + self.bad.len()
+    }
+
+    /// Sends what is pending (even nothing, if an ack must be recorded for
+    /// skipped blank lines — no: only when there is something).
+    fn send(
+        &mut self,
+        ctx: &mut SourceContext,
+        handle: &tokio::runtime::Handle,
+        capacity: usize,
+    ) -> Result<(), Closed> {
+        if self.good.is_empty() && self.bad.is_empty() {
+            return Ok(());
+        }
+        let mut good = std::mem::replace(&mut self.good, Vec::with_capacity(capacity));
+        let mut bad = std::mem::take(&mut self.bad);
+        if let Some(acker) = self.stream.acker.as_deref_mut() {
+            let p = self.stream.position;
+            let ack = Ack::new(
+                acker.seq,
+                AckData::Offset {
+                    file: p.file,
+                    end: p.offset,
+                    line: p.line,
+                },
+                &acker.tx,
+            );
+            acker.seq += 1;
+            for e in good.iter_mut().chain(bad.iter_mut()) {
+                e.ack = Some(ack.clone());
+            }
+        }
+        handle.block_on(ctx.emit_on(self.stream.origin, good, bad))
+    }
+}
 
 /// Reads `input` to its end (or until shutdown), sending batches of at most
 /// `ctx.batch_events` events as soon as they fill, and whatever a read
@@ -18,43 +114,105 @@ pub fn pump(
     max_line: usize,
     ctx: &mut SourceContext,
     handle: &tokio::runtime::Handle,
+    stream: &mut Stream<'_>,
 ) -> std::io::Result<Result<(), Closed>> {
     let mut reader = LineReader::new(input, max_line);
-    let mut good: Vec<Event> = Vec::with_capacity(ctx.batch_events);
-    let mut bad: Vec<Event> = Vec::new();
+    reader.set_next_line(stream.position.line + 1);
+    let capacity = ctx.batch_events;
+    let name = ctx.name.clone();
+    let mut pending = Pending {
+        good: Vec::with_capacity(capacity),
+        bad: Vec::new(),
+        stream,
+    };
     let mut closed = false;
     let mut last_bytes = 0;
     loop {
-        let batch_events = ctx.batch_events;
         let more = reader.read_chunk(|no, line| {
             if closed {
                 return;
             }
-            match decode(codec, &ctx.name, no, line) {
-                Some(Ok(e)) => good.push(e),
-                Some(Err(e)) => bad.push(e),
-                None => {}
-            }
-            if good.len() + bad.len() >= batch_events {
-                let g = std::mem::replace(&mut good, Vec::with_capacity(batch_events));
-                closed = handle
-                    .block_on(ctx.emit(g, std::mem::take(&mut bad)))
-                    .is_err();
+            pending.push(codec, &name, no, line);
+            if pending.len() >= capacity {
+                closed = pending.send(ctx, handle, capacity).is_err();
             }
         })?;
         ctx.add_bytes(reader.bytes_read - last_bytes);
         last_bytes = reader.bytes_read;
-        if !closed && (!good.is_empty() || !bad.is_empty()) {
-            let g = std::mem::replace(&mut good, Vec::with_capacity(batch_events));
-            closed = handle
-                .block_on(ctx.emit(g, std::mem::take(&mut bad)))
-                .is_err();
+        if !closed {
+            closed = pending.send(ctx, handle, capacity).is_err();
         }
         if closed {
             return Ok(Err(Closed));
         }
         if !more || ctx.shutdown.is_shutdown() {
             return Ok(Ok(()));
+        }
+    }
+}
+
+/// What [`follow`] should do when the input has nothing new.
+pub enum Idle {
+    /// Keep waiting for more in the same input.
+    Wait,
+    /// The input was rotated away: finish it, then stop.
+    Rotated,
+    /// The input was truncated: stop (the caller reopens it from the start).
+    Truncated,
+    /// Shutdown: stop.
+    Stop,
+}
+
+/// Reads a growing input like `tail -F`: at its end, asks `idle` what to do
+/// (it sleeps, checks for rotation and truncation). A partial last line is
+/// kept until its newline arrives, or emitted when the file is rotated.
+pub fn follow(
+    input: impl Read,
+    codec: Codec,
+    max_line: usize,
+    ctx: &mut SourceContext,
+    handle: &tokio::runtime::Handle,
+    stream: &mut Stream<'_>,
+    mut idle: impl FnMut(u64) -> Idle,
+) -> std::io::Result<(Result<(), Closed>, Idle)> {
+    let mut reader = LineReader::new(input, max_line);
+    reader.set_next_line(stream.position.line + 1);
+    let capacity = ctx.batch_events;
+    let name = ctx.name.clone();
+    let mut pending = Pending {
+        good: Vec::with_capacity(capacity),
+        bad: Vec::new(),
+        stream,
+    };
+    let mut closed = false;
+    loop {
+        let n = reader.read_more(|no, line| {
+            if closed {
+                return;
+            }
+            pending.push(codec, &name, no, line);
+            if pending.len() >= capacity {
+                closed = pending.send(ctx, handle, capacity).is_err();
+            }
+        })?;
+        ctx.add_bytes(n as u64);
+        if !closed {
+            closed = pending.send(ctx, handle, capacity).is_err();
+        }
+        if closed {
+            return Ok((Err(Closed), Idle::Stop));
+        }
+        if n > 0 {
+            continue;
+        }
+        match idle(pending.stream.position.offset) {
+            Idle::Wait => {}
+            Idle::Rotated => {
+                reader.finish(|no, line| pending.push(codec, &name, no, line));
+                let sent = pending.send(ctx, handle, capacity);
+                return Ok((sent, Idle::Rotated));
+            }
+            other => return Ok((Ok(()), other)),
         }
     }
 }

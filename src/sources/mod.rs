@@ -3,7 +3,7 @@
 
 pub mod file;
 pub mod generate;
-mod lines;
+pub mod lines;
 pub mod net;
 pub mod stdin;
 pub mod tcp;
@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use serde::de::DeserializeOwned;
 
+use crate::checkpoint::Store;
 use crate::event::Event;
 use crate::stats::StageStats;
 use crate::topology::edge::Closed;
@@ -136,6 +137,7 @@ impl SourceTask {
 }
 
 /// What a running source needs: its outputs, its counters and the stop signal.
+#[derive(Clone)]
 pub struct SourceContext {
     /// Stage name (used in error events).
     pub name: String,
@@ -152,6 +154,8 @@ pub struct SourceContext {
     pub origin: u64,
     /// The pipeline seed, for sources that draw random values.
     pub seed: u64,
+    /// Where to record acknowledged positions (`pipeline.data_dir` set).
+    pub checkpoints: Option<Arc<Store>>,
 }
 
 impl SourceContext {
@@ -161,6 +165,20 @@ impl SourceContext {
             .events_in
             .fetch_add((good.len() + bad.len()) as u64, Relaxed);
         self.outputs.send(self.origin, vec![good, bad]).await
+    }
+
+    /// Sends one batch of stream `origin` (a source reading several inputs
+    /// at once numbers each input as its own stream).
+    pub async fn emit_on(
+        &mut self,
+        origin: u64,
+        good: Vec<Event>,
+        bad: Vec<Event>,
+    ) -> Result<(), Closed> {
+        self.stats
+            .events_in
+            .fetch_add((good.len() + bad.len()) as u64, Relaxed);
+        self.outputs.send(origin, vec![good, bad]).await
     }
 
     /// Counts bytes read.

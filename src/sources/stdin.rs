@@ -67,9 +67,21 @@ impl StdinConfig {
                 current: Vec::new(),
                 pos: 0,
             };
-            lines::pump(input, self.codec, self.max_line_bytes, &mut ctx, &handle)
-                .map(|_| ())
-                .map_err(|e| anyhow::anyhow!("reading stdin: {e}"))
+            let mut stream = lines::Stream {
+                origin: ctx.origin,
+                position: lines::Position::default(),
+                acker: None,
+            };
+            lines::pump(
+                input,
+                self.codec,
+                self.max_line_bytes,
+                &mut ctx,
+                &handle,
+                &mut stream,
+            )
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("reading stdin: {e}"))
         })
         .await?
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::checkpoint::Checkpoint;
 use crate::config::{Config, Role, StageConfig, StageKind};
 use crate::graph;
 use crate::metrics::EdgeGauge;
@@ -72,7 +73,12 @@ fn feeds_ordered_sink(stages: &[StageConfig], edges: &[graph::Edge]) -> Vec<bool
 /// Builds every piece of `config`, registering counters in `stats` (a
 /// stage keeps its counters across reloads). `reloading`: a previous graph
 /// ran, so outputs must not be truncated.
-pub fn build(config: &Config, stats: &mut RunStats, reloading: bool) -> anyhow::Result<Pieces> {
+pub fn build(
+    config: &Config,
+    stats: &mut RunStats,
+    reloading: bool,
+    checkpoint: Option<&Checkpoint>,
+) -> anyhow::Result<Pieces> {
     let stages = &config.stages;
     let stage_stats: Vec<_> = stages
         .iter()
@@ -94,7 +100,9 @@ pub fn build(config: &Config, stats: &mut RunStats, reloading: bool) -> anyhow::
                 .map(|_| c.build())
                 .collect::<anyhow::Result<_>>()
                 .map(Built::Transform),
-            StageKind::Sink(c) => c.build(reloading).map(Built::Sink),
+            StageKind::Sink(c) => c
+                .build(&s.name, s.ordered, reloading, checkpoint)
+                .map(Built::Sink),
         };
         built.push(b.with_context(|| format!("{} `{}`", s.role.as_str(), s.name))?);
     }
@@ -233,6 +241,7 @@ pub fn build(config: &Config, stats: &mut RunStats, reloading: bool) -> anyhow::
                     stats: stage_stats[i].clone(),
                     in_flight: in_flight.clone(),
                     capacity: s.capacity,
+                    errors: outputs,
                 };
                 pieces.sinks.push((task, ctx));
             }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio::task::{Id, JoinSet};
 
+use crate::checkpoint::Store;
 use crate::config::{Config, StageConfig, StageKind};
 use crate::event::name_hash;
 use crate::metrics::Metrics;
@@ -77,7 +78,13 @@ pub struct Running {
     stopping: bool,
     /// Where the metrics endpoint reads, re-pointed after a reload.
     metrics: Option<Arc<Metrics>>,
+    /// The pipeline's checkpoints (`data_dir`).
+    store: Option<Arc<Store>>,
 }
+
+/// How often acknowledged positions are written to `data_dir`: a crash
+/// replays at most this much (and truncates what it had written of it).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Running {
     /// Builds `config` and starts it; any error leaves nothing running.
@@ -92,7 +99,25 @@ impl Running {
         {
             tasks.insert(stage.name.clone(), open_source(stage)?);
         }
-        let pieces = build(&config, &mut stats, false)?;
+        let store = match &config.pipeline.data_dir {
+            Some(dir) => Some(Arc::new(Store::open(dir)?)),
+            None => None,
+        };
+        let snapshot = store.as_ref().map(|s| s.snapshot());
+        let pieces = build(&config, &mut stats, false, snapshot.as_ref())?;
+        if let Some(store) = &store {
+            // An effectively-once sink's length is in the checkpoint before
+            // its first write: a crash before the first commit then cuts the
+            // output back to where this run started.
+            store.update(|cp| {
+                for (task, ctx) in &pieces.sinks {
+                    if let Some(len) = task.checkpoint_length() {
+                        cp.sinks.entry(ctx.name.clone()).or_insert(len);
+                    }
+                }
+            });
+            store.flush().context("writing the checkpoint")?;
+        }
         let mut opened = Vec::new();
         let Pieces {
             sources,
@@ -117,7 +142,20 @@ impl Running {
             failures: Vec::new(),
             stopping: false,
             metrics: None,
+            store: store.clone(),
         };
+        if let Some(store) = store {
+            // Checkpoints reach the disk every 100 ms, and at the end.
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = store.flush() {
+                        tracing::error!("writing the checkpoint {}: {e}", store.path().display());
+                    }
+                }
+            });
+        }
         running.spawn_downstream(workers, sinks);
         for (piece, task) in opened {
             running.spawn_source(piece, task);
@@ -168,6 +206,7 @@ impl Running {
             batch_events: piece.batch_events,
             origin: name_hash(&name),
             seed: self.config.pipeline.seed,
+            checkpoints: self.store.clone(),
         };
         let closing = outputs.clone();
         let h = self.tasks.spawn(async move {
@@ -196,8 +235,10 @@ impl Running {
         }
     }
 
-    /// Abandons every task (a forced stop).
+    /// Abandons every task (a forced stop). Events dropped from here on
+    /// are not deliveries: nothing more is acknowledged.
     pub fn abort(&mut self) {
+        crate::ack::suspend();
         self.tasks.abort_all();
     }
 
@@ -211,7 +252,7 @@ impl Running {
             sources,
             workers,
             sinks,
-        } = build(&config, &mut self.stats, true)?;
+        } = build(&config, &mut self.stats, true, None)?;
         let mut start = Vec::new();
         let mut kept = vec![false; self.sources.len()];
         for piece in sources {
@@ -323,6 +364,15 @@ impl Running {
     /// Counters and failures at the end.
     pub fn finish(self, forced: Option<String>) -> Outcome {
         let mut failures = self.failures;
+        if forced.is_none()
+            && let Some(store) = &self.store
+            && let Err(e) = store.flush()
+        {
+            failures.push(format!(
+                "writing the checkpoint {}: {e}",
+                store.path().display()
+            ));
+        }
         failures.extend(forced);
         Outcome {
             report: self.stats.report(self.stats.started.elapsed()),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::event::{Event, error_event};
+use crate::event::Event;
 use crate::jq::Program;
 use crate::jq::fast::Cond;
 use crate::transforms::{BatchCtx, PortBuffers, SyncTransform};
@@ -67,10 +67,7 @@ impl SyncTransform for Filter {
             match self.test(&mut event) {
                 Ok(true) => main[0].push(event),
                 Ok(false) => {}
-                Err(e) => {
-                    let line = event.line;
-                    errors.push(error_event(ctx.stage, &e, event.into_value(), line))
-                }
+                Err(e) => errors.push(event.into_error(ctx.stage, &e)),
             }
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::event::{Event, error_event};
+use crate::event::Event;
 use crate::jq::Program;
 use crate::jq::fast::{Cond, Projection};
 use crate::transforms::{BatchCtx, PortBuffers, SyncTransform};
@@ -81,26 +81,20 @@ impl SyncTransform for Jq {
                 }
                 let mut text = Vec::with_capacity(raw.len());
                 if p.eval(raw, &mut text) {
-                    main.push(Event::from_raw(text.into(), event.line));
+                    main.push(event.derive_raw(text.into()));
                     continue;
                 }
             }
             let value = match event.to_value() {
                 Ok(v) => v,
                 Err(e) => {
-                    let line = event.line;
-                    errors.push(error_event(ctx.stage, &e, event.into_value(), line));
+                    errors.push(event.into_error(ctx.stage, &e));
                     continue;
                 }
             };
             self.program.run(value, |r| match r {
                 Ok(v) => main.push(event.derived(v)),
-                Err(e) => errors.push(error_event(
-                    ctx.stage,
-                    &e,
-                    event.clone().into_value(),
-                    event.line,
-                )),
+                Err(e) => errors.push(event.clone().into_error(ctx.stage, &e)),
             });
         }
     }

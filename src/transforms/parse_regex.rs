@@ -13,7 +13,7 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::event::{Event, error_event};
+use crate::event::Event;
 use crate::transforms::{BatchCtx, PortBuffers, Problem, SyncTransform};
 
 /// Settings of a `parse_regex` transform.
@@ -130,29 +130,16 @@ impl SyncTransform for ParseRegex {
                 Ok(Val::TStr(b)) => b,
                 Ok(_) => unreachable!("subject returns strings"),
                 Err(e) => {
-                    let line = event.line;
-                    out[errors].push(error_event(ctx.stage, &e, event.into_value(), line));
+                    out[errors].push(event.into_error(ctx.stage, &e));
                     continue;
                 }
             };
             let Ok(s) = std::str::from_utf8(&text) else {
-                let line = event.line;
-                out[errors].push(error_event(
-                    ctx.stage,
-                    "text is not valid UTF-8",
-                    event.into_value(),
-                    line,
-                ));
+                out[errors].push(event.into_error(ctx.stage, "text is not valid UTF-8"));
                 continue;
             };
             if self.regex.captures_read(&mut locs, s).is_none() {
-                let line = event.line;
-                out[errors].push(error_event(
-                    ctx.stage,
-                    "pattern does not match",
-                    event.into_value(),
-                    line,
-                ));
+                out[errors].push(event.into_error(ctx.stage, "pattern does not match"));
                 continue;
             }
             let mut json = Vec::with_capacity(s.len() + 16 * self.names.len());
@@ -169,7 +156,7 @@ impl SyncTransform for ParseRegex {
                 }
             }
             json.push(b'}');
-            out[0].push(Event::from_raw(json.into(), event.line));
+            out[0].push(event.derive_raw(json.into()));
         }
     }
 }

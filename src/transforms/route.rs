@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::event::{Event, error_event};
+use crate::event::Event;
 use crate::jq::Program;
 use crate::jq::fast::Cond;
 use crate::transforms::filter::test;
@@ -94,8 +94,7 @@ impl SyncTransform for Route {
                     }
                     Ok(false) => {}
                     Err(e) => {
-                        let line = event.line;
-                        out[errors].push(error_event(ctx.stage, &e, event.into_value(), line));
+                        out[errors].push(event.into_error(ctx.stage, &e));
                         continue 'events;
                     }
                 }

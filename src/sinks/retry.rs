@@ -1,0 +1,89 @@
+//! Retrying a failed write: exponential backoff with full jitter, a bounded
+//! number of attempts, then the caller sends the batch to its `errors`
+//! output. Nothing is acknowledged before it is written.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde::Deserialize;
+
+use crate::config::duration;
+
+/// `retry = { attempts = 5, initial = "100ms", max = "5s" }` on a sink.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included; after the last failure the batch
+    /// goes to the sink's `errors` output.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// Upper bound of the first wait.
+    #[serde(
+        default = "default_initial",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub initial: Duration,
+    /// Largest wait between two tries.
+    #[serde(default = "default_max", deserialize_with = "duration::deserialize")]
+    pub max: Duration,
+}
+
+fn default_attempts() -> u32 {
+    8
+}
+
+fn default_initial() -> Duration {
+    Duration::from_millis(100)
+}
+
+fn default_max() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: default_attempts(),
+            initial: default_initial(),
+            max: default_max(),
+        }
+    }
+}
+
+/// Shortest wait, so that an unlucky draw never spins.
+const FLOOR: Duration = Duration::from_millis(5);
+
+impl RetryPolicy {
+    /// The wait after failed try number `failures` (1-based): uniform in
+    /// `[0, min(max, initial * 2^(failures-1))]` ("full jitter"), so many
+    /// sinks do not hammer a recovering peer in lockstep.
+    pub fn backoff(&self, failures: u32, rng: &mut impl Rng) -> Duration {
+        let exp = self
+            .initial
+            .saturating_mul(1 << failures.saturating_sub(1).min(20));
+        let cap = exp.min(self.max).max(FLOOR);
+        cap.mul_f64(rng.random::<f64>()).max(FLOOR)
+    }
+
+    /// True when `failures` tries have failed and no try is left.
+    pub fn exhausted(&self, failures: u32) -> bool {
+        failures >= self.attempts.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_to_the_cap_and_stop_after_the_budget() {
+        let p = RetryPolicy::default();
+        let mut rng = rand::rng();
+        for f in 1..=30 {
+            let w = p.backoff(f, &mut rng);
+            assert!(w >= FLOOR && w <= p.max, "{w:?}");
+        }
+        assert!(!p.exhausted(7));
+        assert!(p.exhausted(8));
+    }
+}
