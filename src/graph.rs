@@ -122,7 +122,7 @@ pub fn validate(stages: &[StageConfig], broken: &[String], diags: &mut Diagnosti
                 continue;
             };
             let producer = &stages[from];
-            if producer.role == Role::Sink {
+            if producer.role == Role::Sink && input.port.as_deref() != Some("errors") {
                 diags.push(
                     input.span.clone(),
                     format!(

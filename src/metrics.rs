@@ -193,6 +193,12 @@ const FAMILIES: &[Family] = &[
         },
     ),
     (
+        "sluice_sink_retries_total",
+        "counter",
+        "Failed write or connect attempts of a sink (retried, or given up to its errors output).",
+        |kind, s| matches!(kind, "tcp" | "file" | "stdout").then(|| s.retries.load(Relaxed) as f64),
+    ),
+    (
         "sluice_source_connections",
         "gauge",
         "Open connections of a network source.",

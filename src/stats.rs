@@ -27,6 +27,8 @@ pub struct StageStats {
     pub bytes: AtomicU64,
     /// Open connections (network sources).
     pub connections: AtomicU64,
+    /// Failed attempts that were retried or gave up (sinks).
+    pub retries: AtomicU64,
     /// Time spent on each batch (transforms, sinks), for the metrics.
     pub latency: crate::metrics::Histogram,
     /// How full the stage's input edge is (set when the graph is built,
@@ -116,6 +118,8 @@ pub struct StageReport {
     pub discarded: u64,
     /// Bytes read or written.
     pub bytes: u64,
+    /// Failed write or connect attempts (sinks).
+    pub retries: u64,
 }
 
 /// The JSON report written by `--report`.
@@ -176,6 +180,7 @@ impl RunStats {
                 errors_unconsumed: s.errors_unconsumed.load(Relaxed),
                 discarded: s.discarded.load(Relaxed),
                 bytes: s.bytes.load(Relaxed),
+                retries: s.retries.load(Relaxed),
             })
             .collect();
         let sum = |role: &str, f: fn(&StageReport) -> u64| {

@@ -118,7 +118,7 @@ impl Program {
         for r in self.filter.id.run((ctx, input)) {
             match jaq_core::unwrap_valr(r) {
                 Ok(v) => out(Ok(v)),
-                Err(e) => out(Err(e.to_string())),
+                Err(e) => out(Err(reason(e))),
             }
         }
     }
@@ -133,9 +133,18 @@ impl Program {
             None => Ok(false),
             Some(r) => match jaq_core::unwrap_valr(r) {
                 Ok(v) => Ok(!matches!(v, Val::Null | Val::Bool(false))),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(reason(e)),
             },
         }
+    }
+}
+
+/// The text of a runtime error: the message itself for `error("text")`,
+/// jaq's description otherwise.
+fn reason(e: jaq_core::Error<Val>) -> String {
+    match e.into_val() {
+        Val::TStr(s) => String::from_utf8_lossy(&s).into_owned(),
+        other => other.to_string(),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod blackhole;
 pub mod file;
+pub mod redis_stream;
 pub mod retry;
 pub mod stdout;
 pub mod tcp;
@@ -30,10 +31,12 @@ pub enum SinkConfig {
     Blackhole(blackhole::BlackholeConfig),
     /// `type = "tcp"`
     Tcp(tcp::TcpSinkConfig),
+    /// `type = "redis_stream"`
+    RedisStream(redis_stream::RedisStreamSinkConfig),
 }
 
 /// Every sink `type`, for messages.
-pub const TYPES: &[&str] = &["stdout", "file", "blackhole", "tcp"];
+pub const TYPES: &[&str] = &["stdout", "file", "blackhole", "tcp", "redis_stream"];
 
 /// Parses the kind-specific keys of a `[sinks.NAME]` table of `type`.
 /// `None` when the type is unknown.
@@ -49,6 +52,7 @@ pub fn parse(
         "file" => de(table).map(SinkConfig::File),
         "blackhole" => de(table).map(SinkConfig::Blackhole),
         "tcp" => de(table).map(SinkConfig::Tcp),
+        "redis_stream" => de(table).map(SinkConfig::RedisStream),
         _ => return None,
     })
 }
@@ -59,6 +63,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Blackhole(b) => b.validate(),
             SinkConfig::Tcp(c) => c.validate(),
+            SinkConfig::RedisStream(c) => c.validate(),
             _ => Vec::new(),
         }
     }
@@ -88,6 +93,7 @@ impl SinkConfig {
             SinkConfig::File(c) => SinkTask::Writer(c.open(reloading, marks, resume_at)?),
             SinkConfig::Blackhole(c) => SinkTask::Blackhole(c.clone()),
             SinkConfig::Tcp(c) => SinkTask::Tcp(c.clone()),
+            SinkConfig::RedisStream(c) => SinkTask::RedisStream(c.clone()),
         })
     }
 
@@ -98,6 +104,7 @@ impl SinkConfig {
             SinkConfig::File(f) => format!("file {}", f.path.display()),
             SinkConfig::Blackhole(_) => "blackhole".into(),
             SinkConfig::Tcp(c) => format!("tcp {}", c.address),
+            SinkConfig::RedisStream(c) => format!("redis_stream {}", c.stream),
         }
     }
 }
@@ -121,6 +128,8 @@ pub enum SinkTask {
     Blackhole(blackhole::BlackholeConfig),
     /// Writes lines to a TCP peer (an async task: it waits on the network).
     Tcp(tcp::TcpSinkConfig),
+    /// Appends to a Redis stream (an async task: it waits on the network).
+    RedisStream(redis_stream::RedisStreamSinkConfig),
 }
 
 /// What a running sink needs.
@@ -149,6 +158,7 @@ impl SinkTask {
             SinkTask::Writer(w) => w.run(ctx, &handle),
             SinkTask::Blackhole(b) => b.run(ctx, &handle),
             SinkTask::Tcp(t) => handle.block_on(t.run(ctx)),
+            SinkTask::RedisStream(t) => handle.block_on(t.run(ctx)),
         })
         .await?
     }

@@ -2,9 +2,11 @@
 //!
 //! A batch is written whole or retried whole: while the peer is down the sink
 //! keeps its unwritten lines and reconnects with exponential backoff and full
-//! jitter (a random wait between 0 and `min(cap, base * 2^attempt)`), so a
-//! crowd of sinks does not hammer a recovering peer in lockstep. Meanwhile
-//! its input edge fills and backpressure slows the graph: nothing is dropped.
+//! jitter (`retry = { attempts, initial, max }`, see `retry.rs`), so a crowd
+//! of sinks does not hammer a recovering peer in lockstep. Meanwhile its
+//! input edge fills and backpressure slows the graph. Once the attempts are
+//! spent, the batch goes to the sink's `errors` output: nothing vanishes, and
+//! nothing is acknowledged to its source before it is written.
 //! Delivery is at least once: lines the kernel accepted for a peer that died
 //! before reading them are lost with that peer (TCP acknowledges to the
 //! kernel, not to the application), and a batch interrupted by a broken
@@ -14,20 +16,14 @@ use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::codec::Codec;
 use crate::sinks::SinkContext;
+use crate::sinks::retry::RetryPolicy;
 
-/// First reconnect wait's upper bound.
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-/// Largest reconnect wait: a recovered peer is found within this long.
-const BACKOFF_CAP: Duration = Duration::from_secs(5);
-/// Shortest wait, so that an unlucky draw never spins.
-const BACKOFF_FLOOR: Duration = Duration::from_millis(10);
 /// Buffered lines are written once they exceed this many bytes or the
 /// sink's capacity in events (and always when the input goes idle).
 const WRITE_CHUNK: usize = 256 * 1024;
@@ -43,6 +39,10 @@ pub struct TcpSinkConfig {
     /// `json` (default): compact JSON; `text`: strings raw, like `jq -r`.
     #[serde(default)]
     pub codec: Codec,
+    /// How a failed connect or write is retried before the batch goes to
+    /// `errors`.
+    #[serde(default)]
+    pub retry: RetryPolicy,
 }
 
 impl TcpSinkConfig {
@@ -61,30 +61,57 @@ impl TcpSinkConfig {
             stage: ctx.name.clone(),
             conn: None,
             failures: 0,
+            retry: self.retry,
+            stats: ctx.stats.clone(),
         };
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK * 2);
-        let mut pending = 0u64;
+        // Events stay held until their bytes are written: only then are
+        // they acknowledged to their sources.
+        let mut held: Vec<crate::event::Event> = Vec::new();
+        let origin = crate::event::name_hash(&ctx.name);
+        let mut error_batches = 0u64;
         loop {
             let next = ctx.input.recv().await;
             let started = Instant::now();
             let closed = next.is_none();
             if let Some(batch) = next {
-                let n = batch.len() as u64;
-                ctx.stats.events_in.fetch_add(n, Relaxed);
+                ctx.stats.events_in.fetch_add(batch.len() as u64, Relaxed);
                 for e in &batch.events {
                     e.encode(self.codec, &mut buf);
                 }
-                pending += n;
+                held.extend(batch.events);
             }
             // Never hold more unwritten events than the input edge would.
-            let full = pending as usize >= ctx.capacity || buf.len() >= WRITE_CHUNK;
+            let full = held.len() >= ctx.capacity || buf.len() >= WRITE_CHUNK;
             if !buf.is_empty() && (closed || full || ctx.input.is_idle()) {
-                peer.write_all(&buf).await;
-                ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
-                ctx.stats.events_out.fetch_add(pending, Relaxed);
-                ctx.in_flight.sub(pending);
+                let n = held.len() as u64;
+                match peer.write_all(&buf).await {
+                    Ok(()) => {
+                        ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
+                        ctx.stats.events_out.fetch_add(n, Relaxed);
+                        held.clear();
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "sink `{}`: giving up after {} attempts: {e}; {n} events go to `{}.errors`",
+                            ctx.name,
+                            self.retry.attempts,
+                            ctx.name
+                        );
+                        let errors: Vec<_> = held
+                            .drain(..)
+                            .map(|ev| ev.into_error(&ctx.name, &e))
+                            .collect();
+                        let mut per_port: Vec<Vec<_>> =
+                            (0..ctx.errors.port_count()).map(|_| Vec::new()).collect();
+                        let port = ctx.errors.errors_port();
+                        per_port[port] = errors;
+                        let _ = ctx.errors.send(origin, error_batches, per_port).await;
+                        error_batches += 1;
+                    }
+                }
+                ctx.in_flight.sub(n);
                 buf.clear();
-                pending = 0;
             }
             if closed {
                 break;
@@ -106,12 +133,21 @@ struct Peer {
     conn: Option<TcpStream>,
     /// Consecutive failed attempts (connects or writes).
     failures: u32,
+    /// The retry budget and backoff.
+    retry: RetryPolicy,
+    /// Where retries are counted (visible in /metrics).
+    stats: std::sync::Arc<crate::stats::StageStats>,
 }
 
 impl Peer {
-    /// Writes `buf` whole, reconnecting as often as it takes.
-    async fn write_all(&mut self, buf: &[u8]) {
+    /// Writes `buf` whole, reconnecting as needed, until the retry budget
+    /// is spent; a batch cut by a broken connection is sent again whole.
+    async fn write_all(&mut self, buf: &[u8]) -> Result<(), String> {
+        self.failures = 0;
         loop {
+            if self.retry.exhausted(self.failures) {
+                return Err(format!("cannot deliver to {}", self.address));
+            }
             if self.conn.as_ref().is_some_and(peer_closed) {
                 tracing::warn!(
                     "sink `{}`: {} closed the connection",
@@ -151,7 +187,7 @@ impl Peer {
             match conn.write_all(buf).await {
                 Ok(()) => {
                     self.failures = 0;
-                    return;
+                    return Ok(());
                 }
                 Err(e) => {
                     self.conn = None;
@@ -166,7 +202,16 @@ impl Peer {
     /// the backoff.
     async fn fail(&mut self, what: &str) {
         self.failures = self.failures.saturating_add(1);
-        let wait = backoff(self.failures, &mut rand::rng());
+        self.stats.retries.fetch_add(1, Relaxed);
+        if self.retry.exhausted(self.failures) {
+            tracing::warn!(
+                "sink `{}`: {what} (attempt {}); no retry left",
+                self.stage,
+                self.failures
+            );
+            return;
+        }
+        let wait = self.retry.backoff(self.failures, &mut rand::rng());
         if self.failures == 1 || self.failures.is_multiple_of(10) {
             tracing::warn!(
                 "sink `{}`: {what} (attempt {}); retrying in {wait:?}",
@@ -180,16 +225,6 @@ impl Peer {
     }
 }
 
-/// Full jitter: a uniform wait in `[0, min(cap, base * 2^(attempt-1))]`,
-/// never under [`BACKOFF_FLOOR`].
-fn backoff(attempt: u32, rng: &mut impl Rng) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(BACKOFF_CAP);
-    let wait = ceiling.mul_f64(rng.random::<f64>());
-    wait.max(BACKOFF_FLOOR)
-}
-
 /// True when the peer has closed its end (a read sees end of stream): then
 /// the connection is remade before writing into a socket nobody reads.
 fn peer_closed(conn: &TcpStream) -> bool {
@@ -201,26 +236,6 @@ fn peer_closed(conn: &TcpStream) -> bool {
             Ok(_) => continue,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
             Err(_) => return true,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn backoff_grows_to_its_cap_and_never_spins() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        for attempt in 1..40 {
-            let ceiling = BACKOFF_BASE
-                .saturating_mul(1 << (attempt - 1).min(16))
-                .min(BACKOFF_CAP);
-            for _ in 0..100 {
-                let w = backoff(attempt, &mut rng);
-                assert!(w >= BACKOFF_FLOOR && w <= ceiling.max(BACKOFF_FLOOR));
-            }
         }
     }
 }

@@ -116,7 +116,7 @@ impl LineWriter {
                 Output::File { len, .. } => *len,
                 Output::Stdout(_) => 0,
             };
-            match self.write_retrying(&buf, idle, &ctx.name, handle) {
+            match self.write_retrying(&buf, idle, &ctx.name, handle, &ctx.stats) {
                 Written::Ok => {
                     ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
                     ctx.stats.events_out.fetch_add(n, Relaxed);
@@ -172,6 +172,7 @@ impl LineWriter {
         flush: bool,
         stage: &str,
         handle: &tokio::runtime::Handle,
+        stats: &crate::stats::StageStats,
     ) -> Written {
         let start_len = match &self.out {
             Output::File { len, .. } => *len,
@@ -191,6 +192,7 @@ impl LineWriter {
                 Err((wrote, e)) => {
                     done += wrote;
                     failures += 1;
+                    stats.retries.fetch_add(1, Relaxed);
                     if self.retry.exhausted(failures) {
                         // Do not leave half a chunk behind: cut the file back.
                         if let Output::File { file, len, .. } = &mut self.out

@@ -238,7 +238,6 @@ impl OpenFiles {
         ctx: &mut SourceContext,
         handle: &tokio::runtime::Handle,
     ) -> anyhow::Result<()> {
-        let mut acker = tx.map(|tx| Acker { tx, seq: 0 });
         let mut resume = Some(resume);
         loop {
             let (reader, position, id) =
@@ -248,6 +247,9 @@ impl OpenFiles {
                     Err(_) if wait(ctx, handle) => continue,
                     Err(_) => return Ok(()),
                 };
+            // Each opened input numbers its batches from 0: commits are
+            // contiguous per input.
+            let mut acker = tx.clone().map(|tx| Acker { tx, seq: 0 });
             let mut stream = Stream {
                 origin,
                 position,
@@ -363,6 +365,9 @@ async fn commit(
     inputs: Inputs,
 ) {
     let mut committers: HashMap<usize, Committer> = HashMap::new();
+    // The newest input of each path: a late commit of a rotated-away or
+    // truncated predecessor must not move the checkpoint back.
+    let mut newest: HashMap<PathBuf, usize> = HashMap::new();
     while let Some(token) = rx.recv().await {
         let AckData::Offset { file, .. } = token.data else {
             continue;
@@ -379,6 +384,11 @@ async fn commit(
             else {
                 continue;
             };
+            let latest = newest.entry(path.clone()).or_insert(file);
+            if file < *latest {
+                continue;
+            }
+            *latest = file;
             store.update(|cp| {
                 cp.sources
                     .entry(name.clone())

@@ -208,6 +208,15 @@ pub fn follow(
         match idle(pending.stream.position.offset) {
             Idle::Wait => {}
             Idle::Rotated => {
+                // Whatever reached the old file before it was renamed away
+                // is still read, then its unterminated last line.
+                loop {
+                    let n = reader.read_more(|no, line| pending.push(codec, &name, no, line))?;
+                    if n == 0 {
+                        break;
+                    }
+                    ctx.add_bytes(n as u64);
+                }
                 reader.finish(|no, line| pending.push(codec, &name, no, line));
                 let sent = pending.send(ctx, handle, capacity);
                 return Ok((sent, Idle::Rotated));

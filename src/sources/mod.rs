@@ -5,6 +5,7 @@ pub mod file;
 pub mod generate;
 pub mod lines;
 pub mod net;
+pub mod redis_stream;
 pub mod stdin;
 pub mod tcp;
 pub mod udp;
@@ -38,10 +39,20 @@ pub enum SourceConfig {
     Udp(udp::UdpConfig),
     /// `type = "unix"`
     Unix(unix::UnixConfig),
+    /// `type = "redis_stream"`
+    RedisStream(redis_stream::RedisStreamConfig),
 }
 
 /// Every source `type`, for messages.
-pub const TYPES: &[&str] = &["stdin", "file", "generate", "tcp", "udp", "unix"];
+pub const TYPES: &[&str] = &[
+    "stdin",
+    "file",
+    "generate",
+    "tcp",
+    "udp",
+    "unix",
+    "redis_stream",
+];
 
 /// Parses the kind-specific keys of a `[sources.NAME]` table of `type`.
 /// `None` when the type is unknown.
@@ -59,6 +70,7 @@ pub fn parse(
         "tcp" => de(table).map(SourceConfig::Tcp),
         "udp" => de(table).map(SourceConfig::Udp),
         "unix" => de(table).map(SourceConfig::Unix),
+        "redis_stream" => de(table).map(SourceConfig::RedisStream),
         _ => return None,
     })
 }
@@ -73,6 +85,7 @@ impl SourceConfig {
             SourceConfig::Tcp(c) => c.validate(),
             SourceConfig::Udp(c) => c.validate(),
             SourceConfig::Unix(c) => c.validate(),
+            SourceConfig::RedisStream(c) => c.validate(),
         }
     }
 
@@ -86,6 +99,7 @@ impl SourceConfig {
             SourceConfig::Tcp(c) => SourceTask::Tcp(c.bind()?),
             SourceConfig::Udp(c) => SourceTask::Udp(c.bind()?),
             SourceConfig::Unix(c) => SourceTask::Unix(c.bind()?),
+            SourceConfig::RedisStream(c) => SourceTask::RedisStream(Box::new(c.open()?)),
         })
     }
 
@@ -101,6 +115,7 @@ impl SourceConfig {
             SourceConfig::Tcp(c) => format!("tcp {}", c.address),
             SourceConfig::Udp(c) => format!("udp {}", c.address),
             SourceConfig::Unix(c) => format!("unix {}", c.path.display()),
+            SourceConfig::RedisStream(c) => format!("redis_stream {} group {}", c.stream, c.group),
         }
     }
 }
@@ -119,6 +134,8 @@ pub enum SourceTask {
     Udp(udp::UdpSource),
     /// Accepts connections on its Unix socket.
     Unix(unix::UnixSource),
+    /// Reads a Redis stream as a consumer of a group.
+    RedisStream(Box<redis_stream::RedisStreamSource>),
 }
 
 impl SourceTask {
@@ -132,6 +149,7 @@ impl SourceTask {
             SourceTask::Tcp(s) => s.run(ctx).await,
             SourceTask::Udp(s) => s.run(ctx).await,
             SourceTask::Unix(s) => s.run(ctx).await,
+            SourceTask::RedisStream(s) => s.run(ctx).await,
         }
     }
 }

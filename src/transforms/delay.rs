@@ -22,6 +22,10 @@ pub struct DelayConfig {
     /// Extra wait drawn uniformly from 0 to `jitter`, per event.
     #[serde(default, deserialize_with = "duration::deserialize")]
     pub jitter: Duration,
+    /// Longest an event may take; one that would take longer goes to the
+    /// error output once this much time has passed.
+    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    pub timeout: Option<Duration>,
 }
 
 impl DelayConfig {
@@ -30,6 +34,7 @@ impl DelayConfig {
         Delay {
             duration: self.duration,
             jitter: self.jitter,
+            timeout: self.timeout,
         }
     }
 }
@@ -38,6 +43,7 @@ impl DelayConfig {
 pub struct Delay {
     duration: Duration,
     jitter: Duration,
+    timeout: Option<Duration>,
 }
 
 impl AsyncTransform for Delay {
@@ -53,10 +59,21 @@ impl AsyncTransform for Delay {
             .iter()
             .map(|_| self.duration + self.jitter.mul_f64(rng.random::<f64>()))
             .collect();
+        let timeout = self.timeout;
         Box::pin(async move {
+            let errors = out.len() - 1;
             for (event, wait) in input.into_iter().zip(waits) {
-                tokio::time::sleep(wait).await;
-                out[0].push(event);
+                match timeout {
+                    Some(limit) if wait > limit => {
+                        tokio::time::sleep(limit).await;
+                        let reason = format!("timed out after {limit:?}");
+                        out[errors].push(event.into_error(ctx.stage, &reason));
+                    }
+                    _ => {
+                        tokio::time::sleep(wait).await;
+                        out[0].push(event);
+                    }
+                }
             }
         })
     }
