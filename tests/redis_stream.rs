@@ -139,9 +139,13 @@ fn redis_restarted_mid_stream_loses_nothing() {
     let mut redis = Redis::start();
     let dir = tempfile::tempdir().unwrap();
     // Slowed down (1ms per event, 4 workers) so that the restart lands
-    // mid-stream.
+    // mid-stream; every event also goes to stream `copy` through the sink.
+    let url = redis.url();
     let (mut daemons, outs) = start_daemons(&redis, dir.path(), &["a", "b"], |_| {
-        "batch_size = 200\n\n[transforms.slow]\ntype = \"delay\"\ninputs = [\"in\"]\nduration = \"1ms\"\nworkers = 4\n".into()
+        format!(
+            "batch_size = 200\n\n[transforms.slow]\ntype = \"delay\"\ninputs = [\"in\"]\nduration = \"1ms\"\nworkers = 4\n\n\
+             [sinks.copy]\ntype = \"redis_stream\"\ninputs = [\"slow\"]\nurl = \"{url}\"\nstream = \"copy\"\n"
+        )
     });
     redis.fill(STREAM, 0..N);
     wait_until("some entries written", || {
@@ -171,6 +175,10 @@ fn redis_restarted_mid_stream_loses_nothing() {
     assert!(reconnected >= 1, "no daemon logged a reconnect");
     let (all, total, _) = union(&outs);
     assert_eq!(all.len() as u64, N);
+    // The sink reconnected too: the copy holds every entry.
+    let copied: HashSet<String> = redis.xrange_data("copy").into_iter().collect();
+    let expected: HashSet<String> = (0..N).map(|i| format!("{{\"n\":{i}}}")).collect();
+    assert_eq!(copied, expected);
     eprintln!(
         "restart at {written} lines; duplicates {}",
         total - all.len()
