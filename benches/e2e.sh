@@ -19,6 +19,8 @@
 #   TIMEOUT       seconds one command may run [300]
 #   ONLY          space-separated scenario ids to run (filter identity text
 #                 regex engine scaling) [all]
+#   QUIET_WAIT    before each round, wait up to this many seconds for the CPUs
+#                 to be >= 80% idle (a shared machine) [0: do not wait]
 #
 # Prints a markdown table on stdout (progress on stderr) and keeps the raw
 # measurements in $WORK/results.tsv.
@@ -35,9 +37,28 @@ SEED=${SEED:-3}
 WORK=${WORK:-${TMPDIR:-/tmp}/sluice-e2e}
 TIMEOUT=${TIMEOUT:-300}
 ONLY=${ONLY:-filter identity text regex engine scaling}
+QUIET_WAIT=${QUIET_WAIT:-0}
 
 log() { echo "[e2e] $*" >&2; }
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
+
+# Percentage of CPU time idle over the next second, all CPUs (from /proc/stat).
+cpu_idle() {
+    local a b
+    read -r -a a < /proc/stat; sleep 1; read -r -a b < /proc/stat
+    local busy=$(( (b[1] + b[2] + b[3] + b[6] + b[7] + b[8]) - (a[1] + a[2] + a[3] + a[6] + a[7] + a[8]) ))
+    local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) ))
+    echo $(( 100 * idle / (busy + idle + 1) ))
+}
+# Waits (at most QUIET_WAIT seconds) until other work leaves the CPUs idle.
+wait_quiet() {
+    local waited=0 idle
+    idle=$(cpu_idle)
+    while (( idle < 80 && waited < QUIET_WAIT )); do
+        sleep 4; waited=$((waited + 5)); idle=$(cpu_idle)
+    done
+    echo "$idle"
+}
 
 mkdir -p "$WORK"
 for tool in python3 timeout; do
@@ -54,7 +75,7 @@ HAVE_JAQ=0; command -v jaq >/dev/null && HAVE_JAQ=1
 [[ $HAVE_JAQ == 1 ]] || log "jaq not on PATH: no jaq rows (cargo install jaq --locked)"
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-LOADS=""
+LOADS=""; IDLES=""
 
 # ---- build ---------------------------------------------------------------
 if [[ -z "${SLUICE:-}" ]]; then
@@ -226,8 +247,9 @@ same() { # same LABEL A B: byte-identical outputs?
 
 log "load average before: $LOAD_START; $(nproc) CPUs; $ROUNDS rounds"
 for round in $(seq 1 "$ROUNDS"); do
-    LOADS="$LOADS $(cut -d' ' -f1 /proc/loadavg)"
-    log "round $round/$ROUNDS (load average $(cut -d' ' -f1 /proc/loadavg))"
+    IDLE=$(wait_quiet)
+    LOADS="$LOADS $(cut -d' ' -f1 /proc/loadavg)"; IDLES="$IDLES $IDLE%"
+    log "round $round/$ROUNDS (load average $(cut -d' ' -f1 /proc/loadavg), CPUs ${IDLE}% idle)"
     if wants filter; then
         measure filter "cat f | cat" "$round" "$EV_BYTES" "$EV_N" /dev/null "$OUT/cat" "${CATCAT[@]}" "$EVENTS"
         [[ $HAVE_JQ == 1 ]] && measure filter jq "$round" "$EV_BYTES" "$EV_N" "$EVENTS" "$OUT/filter-jq" jq -c "$SELECT"
@@ -359,6 +381,6 @@ if checks:
     print(); print("Output checks (round 1):"); print(); print(checks)
 PY
 echo
-echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); load average (1/5/15 min) before: $LOAD_START, after: $LOAD_END; 1-min load at each round's start:$LOADS"
+echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); load average (1/5/15 min) before: $LOAD_START, after: $LOAD_END; at each round's start, 1-min load:$LOADS, CPUs idle:$IDLES"
 REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "${SLUICE_REV:-unknown}")
 echo "Tools: $("$SLUICE" --version 2>/dev/null || echo sluice) (commit $REV), $( [[ $HAVE_JQ == 1 ]] && jq --version ), $( [[ $HAVE_JAQ == 1 ]] && jaq --version ); $ROUNDS rounds in alternation; $(date -u '+%Y-%m-%d %H:%M UTC')"

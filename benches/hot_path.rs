@@ -162,6 +162,37 @@ fn parse_regex(c: &mut Criterion) {
         )
     });
     g.finish();
+
+    // The same line through jq's `capture` (sluice's regex natives with a
+    // per-thread pattern cache), and the regex crate alone: a shared `Regex`
+    // versus a clone per call (a clone starts with empty search caches).
+    let mut g = c.benchmark_group("regex_per_line");
+    let line = APACHE_LOG.lines().nth(1).expect("a second line");
+    g.throughput(Throughput::Bytes(line.len() as u64 + 1));
+    let capture = Program::compile(&format!(
+        "capture(\"{}\")",
+        APACHE_PATTERN.replace('\\', "\\\\").replace("?P<", "?<")
+    ))
+    .expect("compiles");
+    let value = Val::from(line.to_string());
+    let mut matched = false;
+    capture.run(value.clone(), |r| matched |= matches!(r, Ok(Val::Obj(_))));
+    assert!(matched, "capture must match the line");
+    g.bench_function("jq_capture", |b| {
+        b.iter(|| capture.run(black_box(value.clone()), |r| drop(black_box(r))))
+    });
+    let re = regex::Regex::new(APACHE_PATTERN).expect("compiles");
+    let mut locs = re.capture_locations();
+    g.bench_function("regex_shared", |b| {
+        b.iter(|| re.captures_read(&mut locs, black_box(line)).is_some())
+    });
+    g.bench_function("regex_clone_per_call", |b| {
+        b.iter(|| {
+            let re = black_box(&re).clone();
+            re.captures_read(&mut locs, black_box(line)).is_some()
+        })
+    });
+    g.finish();
 }
 
 fn runtime() -> tokio::runtime::Runtime {
