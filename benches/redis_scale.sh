@@ -3,7 +3,12 @@
 #
 #   benches/redis_scale.sh [ENTRIES] [DAEMON_COUNTS...]
 #   benches/redis_scale.sh 300000 1 2 3
+#   DELAY=1ms WORKERS=16 benches/redis_scale.sh 30000 1 2 3
 #
+# BATCH sets the source's batch_size (default 500).
+# DELAY adds a `delay` stage (that long per event, WORKERS workers): each
+# daemon is then bound by its simulated I/O, not by the CPU, which shows the
+# scaling that several machines give even on a small one.
 # For each count: a fresh redis-server on a free port (temporary directory),
 # ENTRIES entries `{"n":i,...}` XADDed up front, then K daemons started at
 # once (redis_stream source -> jq -> blackhole sink); the time runs until the
@@ -50,6 +55,12 @@ for k in "${counts[@]}"; do
         printf "XADD bench * data \"{\\\"n\\\":%d,\\\"level\\\":\\\"info\\\",\\\"message\\\":\\\"event number %d\\\"}\"\r\n", i, i }' \
         | redis-cli -p "$port" --pipe >/dev/null
     redis-cli -p "$port" XGROUP CREATE bench g 0 >/dev/null
+    slow= last=shape
+    if [ -n "${DELAY:-}" ]; then
+        slow=$(printf '[transforms.slow]\ntype = "delay"\ninputs = ["shape"]\nduration = "%s"\nworkers = %s\n' \
+            "$DELAY" "${WORKERS:-16}")
+        last=slow
+    fi
     cat > "$work/$k/c.toml" <<EOF
 [sources.in]
 type = "redis_stream"
@@ -57,15 +68,17 @@ url = "redis://127.0.0.1:$port"
 stream = "bench"
 group = "g"
 block = "100ms"
+batch_size = ${BATCH:-500}
 
 [transforms.shape]
 type = "jq"
 inputs = ["in"]
 program = '{n, msg: .message}'
+$slow
 
 [sinks.out]
 type = "blackhole"
-inputs = ["shape"]
+inputs = ["$last"]
 EOF
     start=$(date +%s.%N)
     pids=()
