@@ -124,6 +124,9 @@ pub struct Store {
     path: PathBuf,
     state: Mutex<Checkpoint>,
     dirty: AtomicBool,
+    /// One writer at a time: the periodic flush and the final one share
+    /// the temporary file.
+    writing: Mutex<()>,
 }
 
 impl Store {
@@ -146,6 +149,7 @@ impl Store {
             path,
             state: Mutex::new(state),
             dirty: AtomicBool::new(false),
+            writing: Mutex::new(()),
         })
     }
 
@@ -162,6 +166,7 @@ impl Store {
 
     /// Writes the state if it changed: temporary file, fsync, rename.
     pub fn flush(&self) -> io::Result<()> {
+        let _one_writer = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         if !self.dirty.swap(false, Ordering::SeqCst) {
             return Ok(());
         }

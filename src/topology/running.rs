@@ -150,8 +150,11 @@ impl Running {
                 let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
                 loop {
                     tick.tick().await;
-                    if let Err(e) = store.flush() {
-                        tracing::error!("writing the checkpoint {}: {e}", store.path().display());
+                    // fsync blocks: keep it off the runtime's threads.
+                    let s = store.clone();
+                    match tokio::task::spawn_blocking(move || s.flush()).await {
+                        Ok(Err(e)) => tracing::error!("writing the checkpoint {}: {e}", store.path().display()),
+                        Ok(Ok(())) | Err(_) => {}
                     }
                 }
             });
