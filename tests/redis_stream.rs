@@ -404,3 +404,47 @@ path = "{}"
     assert_eq!(lines[0]["stage"], "r");
     assert!(lines[0]["error"].as_str().unwrap().contains("XADD"));
 }
+
+#[test]
+fn check_reports_bad_redis_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        r#"[sources.in]
+type = "redis_stream"
+url = "http://nope"
+stream = "s"
+group = "g"
+batch_size = 0
+max_deliveries = 0
+
+[sinks.out]
+type = "redis_stream"
+inputs = ["in"]
+url = "redis://127.0.0.1:6379"
+stream = ""
+"#,
+    )
+    .unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("sluice"))
+        .arg("check")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in ["`url`", "`batch_size`", "`max_deliveries`", "`stream`"] {
+        assert!(err.contains(needle), "no {needle} in:\n{err}");
+    }
+    let ok = Command::new(assert_cmd::cargo::cargo_bin("sluice"))
+        .arg("check")
+        .arg("config/scale-out.toml")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
