@@ -123,6 +123,8 @@ codec = "text"
     assert!(rss_mib < 512, "peak RSS {rss_mib} MiB");
 }
 
+/// SIGTERM while a stream of up to 1 000 000 lines flows through tcp → 4
+/// workers → file, a quarter of the way in: every line read is written.
 #[test]
 fn sigterm_mid_stream_keeps_every_line_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -164,7 +166,7 @@ path = {}
         let mut s = TcpStream::connect(addr).expect("connect");
         let started = Instant::now();
         let mut n = 0u64;
-        while n < 5_000_000 && started.elapsed() < Duration::from_secs(100) {
+        while n < 1_000_000 && started.elapsed() < Duration::from_secs(100) {
             let chunk: String = (n..n + 1000).map(|i| format!("{{\"n\":{i}}}\n")).collect();
             if s.write_all(chunk.as_bytes()).is_err() {
                 break;
@@ -173,7 +175,7 @@ path = {}
         }
         n
     });
-    wait_metric(metrics, "sluice_events_out_total", "out", |v| v >= 20_000.0);
+    wait_metric(metrics, "sluice_events_out_total", "out", |v| v >= 250_000.0);
     let status = daemon.terminate();
     let sent = client.join().unwrap();
     assert!(status.success(), "{status:?}\n{}", daemon.stderr());
@@ -181,7 +183,7 @@ path = {}
     let r = read_report(&report);
     let read = u64_of(stage(&r, "in"), "events_in");
     assert!(
-        read >= 20_000 && read < sent,
+        read >= 250_000 && read < sent,
         "read {read} of {sent}: not mid-stream"
     );
     let written = u64_of(stage(&r, "out"), "events_out");
