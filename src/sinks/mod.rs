@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::checkpoint::Checkpoint;
+use crate::event::Event;
 use crate::stats::{InFlight, StageStats};
 use crate::topology::edge::EdgeReceiver;
 use crate::topology::fanout::Outputs;
@@ -148,6 +149,26 @@ pub struct SinkContext {
     /// The sink's `errors` output: where batches go that could not be
     /// written after every retry.
     pub errors: Outputs,
+    /// Batches sent to `errors` so far (their sequence numbers).
+    pub error_batches: u64,
+}
+
+impl SinkContext {
+    /// Sends `events` that could not be written, after every retry, to the
+    /// sink's `errors` output as error events with `reason`. They keep their
+    /// acknowledgements: a dead letter written is a delivery.
+    pub async fn give_up(&mut self, events: impl IntoIterator<Item = Event>, reason: &str) {
+        let errors: Vec<Event> = events
+            .into_iter()
+            .map(|e| e.into_error(&self.name, reason))
+            .collect();
+        let mut per_port: Vec<Vec<Event>> =
+            (0..self.errors.port_count()).map(|_| Vec::new()).collect();
+        per_port[self.errors.errors_port()] = errors;
+        let origin = crate::event::name_hash(&self.name);
+        let _ = self.errors.send(origin, self.error_batches, per_port).await;
+        self.error_batches += 1;
+    }
 }
 
 impl SinkTask {

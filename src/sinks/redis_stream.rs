@@ -67,8 +67,6 @@ impl RedisStreamSinkConfig {
     pub async fn run(self, mut ctx: SinkContext) -> anyhow::Result<()> {
         let client = redis::Client::open(self.url.as_str())
             .map_err(|e| anyhow::anyhow!("invalid redis url {:?}: {e}", self.url))?;
-        let origin = crate::event::name_hash(&ctx.name);
-        let mut error_batches = 0u64;
         let mut conn: Option<MultiplexedConnection> = None;
         let mut held: Vec<Event> = Vec::new();
         let mut lines: Vec<Vec<u8>> = Vec::new();
@@ -119,16 +117,7 @@ impl RedisStreamSinkConfig {
                         ctx.name
                     );
                     let reason = format!("XADD to redis stream `{}` failed: {e}", self.stream);
-                    let errors: Vec<Event> = held
-                        .drain(..)
-                        .map(|ev| ev.into_error(&ctx.name, &reason))
-                        .collect();
-                    let port = ctx.errors.errors_port();
-                    let mut per_port: Vec<Vec<Event>> =
-                        (0..ctx.errors.port_count()).map(|_| Vec::new()).collect();
-                    per_port[port] = errors;
-                    let _ = ctx.errors.send(origin, error_batches, per_port).await;
-                    error_batches += 1;
+                    ctx.give_up(held.drain(..), &reason).await;
                 }
             }
             ctx.in_flight.sub(n);

@@ -68,8 +68,6 @@ impl TcpSinkConfig {
         // Events stay held until their bytes are written: only then are
         // they acknowledged to their sources.
         let mut held: Vec<crate::event::Event> = Vec::new();
-        let origin = crate::event::name_hash(&ctx.name);
-        let mut error_batches = 0u64;
         loop {
             let next = ctx.input.recv().await;
             let started = Instant::now();
@@ -98,16 +96,7 @@ impl TcpSinkConfig {
                             self.retry.attempts,
                             ctx.name
                         );
-                        let errors: Vec<_> = held
-                            .drain(..)
-                            .map(|ev| ev.into_error(&ctx.name, &e))
-                            .collect();
-                        let mut per_port: Vec<Vec<_>> =
-                            (0..ctx.errors.port_count()).map(|_| Vec::new()).collect();
-                        let port = ctx.errors.errors_port();
-                        per_port[port] = errors;
-                        let _ = ctx.errors.send(origin, error_batches, per_port).await;
-                        error_batches += 1;
+                        ctx.give_up(held.drain(..), &e).await;
                     }
                 }
                 ctx.in_flight.sub(n);

@@ -78,8 +78,6 @@ impl LineWriter {
         handle: &tokio::runtime::Handle,
     ) -> anyhow::Result<()> {
         let name: Arc<str> = ctx.name.as_str().into();
-        let origin = crate::event::name_hash(&ctx.name);
-        let mut error_batches = 0u64;
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK * 2);
         let mut held: Vec<Event> = Vec::new();
         let mut ends: Vec<(Ack, usize)> = Vec::new();
@@ -144,16 +142,8 @@ impl LineWriter {
                     );
                     ends.clear();
                     let reason = format!("writing {} failed: {e}", self.what);
-                    let errors: Vec<Event> = held
-                        .drain(..)
-                        .map(|ev| ev.into_error(&ctx.name, &reason))
-                        .collect();
-                    let port = ctx.errors.errors_port();
-                    let mut per_port: Vec<Vec<Event>> =
-                        (0..ctx.errors.port_count()).map(|_| Vec::new()).collect();
-                    per_port[port] = errors;
-                    let _ = handle.block_on(ctx.errors.send(origin, error_batches, per_port));
-                    error_batches += 1;
+                    let failed = std::mem::take(&mut held);
+                    handle.block_on(ctx.give_up(failed, &reason));
                 }
             }
             ctx.in_flight.sub(n);

@@ -242,6 +242,7 @@ pub fn build(
                     in_flight: in_flight.clone(),
                     capacity: s.capacity,
                     errors: outputs,
+                    error_batches: 0,
                 };
                 pieces.sinks.push((task, ctx));
             }

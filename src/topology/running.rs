@@ -152,9 +152,8 @@ impl Running {
                     tick.tick().await;
                     // fsync blocks: keep it off the runtime's threads.
                     let s = store.clone();
-                    match tokio::task::spawn_blocking(move || s.flush()).await {
-                        Ok(Err(e)) => tracing::error!("writing the checkpoint {}: {e}", store.path().display()),
-                        Ok(Ok(())) | Err(_) => {}
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.flush()).await {
+                        tracing::error!("writing the checkpoint {}: {e}", store.path().display());
                     }
                 }
             });
