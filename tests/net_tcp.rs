@@ -175,7 +175,9 @@ path = {}
         }
         n
     });
-    wait_metric(metrics, "sluice_events_out_total", "out", |v| v >= 250_000.0);
+    wait_metric(metrics, "sluice_events_out_total", "out", |v| {
+        v >= 250_000.0
+    });
     let status = daemon.terminate();
     let sent = client.join().unwrap();
     assert!(status.success(), "{status:?}\n{}", daemon.stderr());
