@@ -144,16 +144,24 @@ fn execute(
             return (EXIT_FAILURE, None);
         }
     };
+    // The report names the configuration by the hash of its text: the file,
+    // or for `run` without one the embedded default (`filter` has none).
+    let config_text = match config_path {
+        Some(p) => std::fs::read(p).ok(),
+        None => summary.then(|| DEFAULT_CONFIG.as_bytes().to_vec()),
+    };
+    crate::progress::enable(!quiet);
     let outcome = runtime.block_on(daemon::run(config.clone(), config_path));
     // Blocking readers (stdin) may still be parked in a read; do not wait for them.
     runtime.shutdown_background();
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e:#}");
             return (EXIT_FAILURE, None);
         }
     };
+    outcome.report.annotate(config, config_text.as_deref());
     if summary && !quiet {
         eprintln!("{}", outcome.report.summary());
     }

@@ -52,6 +52,8 @@ pub async fn run(config: Config, path: Option<&Path>) -> anyhow::Result<Outcome>
         None => None,
     };
     let stats = running.stats().clone();
+    // Edge occupancy over time, for the report.
+    stats.sample_edges();
     let (stopping, stopping_listener) = shutdown::channel();
     let main = async move {
         let mut deadline: Option<tokio::time::Instant> = None;

@@ -12,7 +12,8 @@
 //! - [`json`]: raw JSON text: canonical-form check and field lookup without parsing.
 //! - [`topology`]: edges, fan-out, workers, reordering, building and running the graph.
 //! - [`sources`], [`transforms`], [`sinks`]: one file per stage kind.
-//! - [`stats`]: counters, the in-flight gauge, summary and report.
+//! - [`stats`]: counters, batch latency, edge occupancy, the summary and report.
+//! - [`progress`]: progress bars for file inputs when stderr is a terminal.
 //! - [`daemon`]: signals and the shutdown deadline.
 //! - [`metrics`]: Prometheus text at `metrics_address`: counters, edge occupancy, latency.
 //! - [`notify`]: systemd's sd_notify protocol: READY, STOPPING, WATCHDOG, STATUS.
@@ -32,6 +33,7 @@ pub mod jq;
 pub mod json;
 pub mod metrics;
 pub mod notify;
+pub mod progress;
 pub mod sinks;
 pub mod sources;
 pub mod stats;

@@ -5,6 +5,10 @@
 //! grows, reopened from the start when truncated, and when renamed away the
 //! rest of the old file is read before the new one at the same path.
 //!
+//! With `replay = { ... }` the events are paced by their own timestamps,
+//! kept within a time range, and several files merged in time order (see
+//! [`replay`](super::replay)).
+//!
 //! With `pipeline.data_dir` set, every batch carries an acknowledgement;
 //! once all of its events are delivered, its end position is committed to
 //! the checkpoint (per file, with the file's identity). A restart resumes
@@ -27,8 +31,11 @@ use tokio::sync::mpsc;
 use crate::ack::{AckData, AckToken, Committer};
 use crate::checkpoint::{FileId, FilePosition, Store};
 use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
+use crate::progress;
 use crate::sources::lines::{Acker, Idle, Position, Stream};
+use crate::sources::replay::{Replay, ReplayConfig};
 use crate::sources::{SourceContext, lines};
+use crate::stats::StageStats;
 
 /// Settings of a `file` source.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +57,9 @@ pub struct FileConfig {
     /// Start from the beginning even if `data_dir` holds positions.
     #[serde(default)]
     pub ignore_checkpoints: bool,
+    /// Pace events by their timestamps, keep a time range, merge files.
+    #[serde(default)]
+    pub replay: Option<ReplayConfig>,
 }
 
 fn default_max_line() -> usize {
@@ -87,7 +97,32 @@ impl FileConfig {
                 out.push((None, format!("invalid glob `{p}` in `path`: {e}")));
             }
         }
+        if let Some(replay) = &self.replay {
+            out.extend(replay.validate());
+            if self.follow {
+                out.push((
+                    None,
+                    "`replay` reads recorded files to their end; it cannot be combined with `follow = true`"
+                        .to_string(),
+                ));
+            }
+        }
         out
+    }
+
+    /// A one-line description for the graph output.
+    pub fn describe(&self) -> String {
+        let paths = self.path.join(", ");
+        match &self.replay {
+            None => format!("file {paths}"),
+            Some(r) => {
+                let speed = r
+                    .speed
+                    .as_ref()
+                    .map_or("unpaced".into(), |s| format!("speed {}", s.get_ref()));
+                format!("file {paths} (replay by {}, {speed})", r.timestamp_field)
+            }
+        }
     }
 
     /// Expands the globs now, so that a path matching nothing is an error
@@ -107,12 +142,20 @@ impl FileConfig {
             files.extend(matched);
         }
         files.dedup();
+        let replay = match &self.replay {
+            Some(r) => Some(r.compile().map_err(|problems| {
+                let texts: Vec<String> = problems.into_iter().map(|(_, p)| p).collect();
+                anyhow::anyhow!(texts.join("; "))
+            })?),
+            None => None,
+        };
         Ok(OpenFiles {
             files,
             codec: self.codec,
             max_line: self.max_line_bytes,
             follow: self.follow,
             ignore_checkpoints: self.ignore_checkpoints,
+            replay,
         })
     }
 }
@@ -120,11 +163,13 @@ impl FileConfig {
 /// The files a `file` source will read, in order.
 #[derive(Debug)]
 pub struct OpenFiles {
-    files: Vec<PathBuf>,
-    codec: Codec,
-    max_line: usize,
+    pub(super) files: Vec<PathBuf>,
+    pub(super) codec: Codec,
+    pub(super) max_line: usize,
     follow: bool,
     ignore_checkpoints: bool,
+    /// Set for a replay: pacing, time range, merge order.
+    pub(super) replay: Option<Replay>,
 }
 
 /// How often a followed file that has nothing new is checked again (for
@@ -133,7 +178,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// The inputs read so far, by index: acknowledgements name an index, the
 /// checkpoint is kept per path with that input's identity.
-type Inputs = Arc<Mutex<Vec<(PathBuf, FileId)>>>;
+pub(super) type Inputs = Arc<Mutex<Vec<(PathBuf, FileId)>>>;
 
 impl OpenFiles {
     /// Reads the files on blocking threads: in turn, or each followed on its
@@ -162,6 +207,8 @@ impl OpenFiles {
             None => (None, None),
         };
         let me = Arc::new(self);
+        let started = std::time::Instant::now();
+        let blocked = ctx.stats.blocked();
         let read = if me.follow {
             let mut threads = Vec::new();
             for (i, path) in me.files.iter().enumerate() {
@@ -182,11 +229,20 @@ impl OpenFiles {
             let (me, mut ctx, handle, inputs) =
                 (me.clone(), ctx.clone(), handle.clone(), inputs.clone());
             let tx = ack_tx.clone();
-            tokio::task::spawn_blocking(move || {
-                me.read_all(&resume, tx, &inputs, &mut ctx, &handle)
+            tokio::task::spawn_blocking(move || match &me.replay {
+                Some(replay) => {
+                    super::replay::run(&me, replay, &resume, tx, &inputs, &mut ctx, &handle)
+                }
+                None => me.read_all(&resume, tx, &inputs, &mut ctx, &handle),
             })
             .await?
         };
+        // Busy: reading and decoding, not waiting on a full edge (a replay
+        // also leaves out its pacing, and counts its own).
+        if me.replay.is_none() {
+            let waited = ctx.stats.blocked().saturating_sub(blocked);
+            ctx.stats.add_busy(started.elapsed().saturating_sub(waited));
+        }
         // Everything is sent: let the graph close, then wait until all of it
         // is acknowledged and committed.
         drop(ack_tx);
@@ -210,7 +266,7 @@ impl OpenFiles {
             if ctx.shutdown.is_shutdown() {
                 break;
             }
-            let (reader, position, _) = self.open_at(path, resume, inputs)?;
+            let (reader, position, _) = self.open_at(path, resume, inputs, Some(&ctx.stats))?;
             let mut acker = tx.clone().map(|tx| Acker { tx, seq: 0 });
             let mut stream = Stream {
                 origin: ctx.origin,
@@ -241,7 +297,8 @@ impl OpenFiles {
         let mut resume = Some(resume);
         loop {
             let (reader, position, id) =
-                match self.open_at(path, resume.take().unwrap_or(&BTreeMap::new()), inputs) {
+                // A followed file has no end to show progress towards.
+                match self.open_at(path, resume.take().unwrap_or(&BTreeMap::new()), inputs, None) {
                     Ok(r) => r,
                     // Between a rename and the new file's creation: wait for it.
                     Err(_) if wait(ctx, handle) => continue,
@@ -299,11 +356,13 @@ impl OpenFiles {
 
     /// Opens `path` where the checkpoint says (if it is the same file), as
     /// a new input; returns the reader, the position and the identity.
-    fn open_at(
+    /// With `bar` (the source's counters), the input gets a progress bar.
+    pub(super) fn open_at(
         &self,
         path: &Path,
         resume: &BTreeMap<String, FilePosition>,
         inputs: &Inputs,
+        bar: Option<&Arc<StageStats>>,
     ) -> anyhow::Result<(Box<dyn Read + Send>, Position, FileId)> {
         let id = FileId::of(path).with_context(|| format!("opening {}", path.display()))?;
         let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -323,6 +382,10 @@ impl OpenFiles {
         if offset > 0 && !gz {
             file.seek(SeekFrom::Start(offset))?;
         }
+        // The bar counts the file's own bytes (compressed ones for .gz).
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bar = bar.and_then(|stats| progress::input_bar(path, size, stats));
+        let file = progress::Tracked::new(file, bar, if gz { 0 } else { offset });
         let mut reader: Box<dyn Read + Send> = if gz {
             Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
         } else {

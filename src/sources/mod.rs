@@ -6,6 +6,7 @@ pub mod generate;
 pub mod lines;
 pub mod net;
 pub mod redis_stream;
+pub mod replay;
 pub mod stdin;
 pub mod tcp;
 pub mod udp;
@@ -107,7 +108,7 @@ impl SourceConfig {
     pub fn describe(&self) -> String {
         match self {
             SourceConfig::Stdin(_) => "stdin".into(),
-            SourceConfig::File(f) => format!("file {}", f.path.join(", ")),
+            SourceConfig::File(f) => f.describe(),
             SourceConfig::Generate(g) => match g.count {
                 Some(n) => format!("generate {n}"),
                 None => "generate".into(),
@@ -182,7 +183,11 @@ impl SourceContext {
         self.stats
             .events_in
             .fetch_add((good.len() + bad.len()) as u64, Relaxed);
-        self.outputs.send(self.origin, vec![good, bad]).await
+        // Time spent here is time the graph made the source wait (the report's blocked_s).
+        let started = std::time::Instant::now();
+        let sent = self.outputs.send(self.origin, vec![good, bad]).await;
+        self.stats.add_blocked(started.elapsed());
+        sent
     }
 
     /// Sends one batch of stream `origin` (a source reading several inputs
@@ -196,7 +201,10 @@ impl SourceContext {
         self.stats
             .events_in
             .fetch_add((good.len() + bad.len()) as u64, Relaxed);
-        self.outputs.send(origin, vec![good, bad]).await
+        let started = std::time::Instant::now();
+        let sent = self.outputs.send(origin, vec![good, bad]).await;
+        self.stats.add_blocked(started.elapsed());
+        sent
     }
 
     /// Counts bytes read.
