@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use jaq_json::Val;
+use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
@@ -79,8 +79,23 @@ impl GenerateConfig {
                 }
                 n = n.min(due - made);
             }
-            let events = (made..made + n)
-                .map(|i| Event::new(event(i, &mut rng)))
+            // One buffer per batch; each event is a slice of it (canonical
+            // JSON text: nothing is parsed unless a stage needs the value).
+            let mut text = Vec::with_capacity(n as usize * 160);
+            let mut ends = Vec::with_capacity(n as usize);
+            for i in made..made + n {
+                event(i, &mut rng, &mut text);
+                ends.push(text.len());
+            }
+            let text = Bytes::from(text);
+            let mut start = 0;
+            let events = ends
+                .into_iter()
+                .map(|end| {
+                    let e = Event::from_raw(text.slice(start..end), 0);
+                    start = end;
+                    e
+                })
                 .collect();
             made += n;
             if ctx.emit(events, Vec::new()).await.is_err() {
@@ -91,7 +106,8 @@ impl GenerateConfig {
     }
 }
 
-fn event(seq: u64, rng: &mut StdRng) -> Val {
+/// Appends event `seq` as canonical JSON text to `out`.
+fn event(seq: u64, rng: &mut StdRng, out: &mut Vec<u8>) {
     let total: u32 = LEVELS.iter().map(|l| l.1).sum();
     let mut pick = rng.random_range(0..total);
     let level = LEVELS
@@ -105,31 +121,69 @@ fn event(seq: u64, rng: &mut StdRng) -> Val {
             }
         })
         .map_or("info", |l| l.0);
-    let status = match level {
-        "error" => 500 + rng.random_range(0..4) as isize,
+    let status: u64 = match level {
+        "error" => 500 + rng.random_range(0..4),
         "warn" => [404, 429, 499][rng.random_range(0..3)],
         _ => 200,
     };
-    let mut m = jaq_json::Map::default();
-    let mut put = |k: &str, v: Val| {
-        m.insert(Val::from(k.to_string()), v);
-    };
-    put("seq", Val::from(seq as isize));
-    put("ts", Val::from((BASE_TS_MS + seq as i64 * 10) as isize));
-    put(
-        "host",
-        Val::from(HOSTS[rng.random_range(0..HOSTS.len())].to_string()),
-    );
-    put("level", Val::from(level.to_string()));
-    put(
-        "path",
-        Val::from(PATHS[rng.random_range(0..PATHS.len())].to_string()),
-    );
-    put("status", Val::from(status));
-    put("latency_ms", Val::from(rng.random_range(1..500) as isize));
-    put(
-        "message",
-        Val::from(MESSAGES[rng.random_range(0..MESSAGES.len())].to_string()),
-    );
-    Val::obj(m)
+    let host = HOSTS[rng.random_range(0..HOSTS.len())];
+    let path = PATHS[rng.random_range(0..PATHS.len())];
+    let latency: u64 = rng.random_range(1..500);
+    let message = MESSAGES[rng.random_range(0..MESSAGES.len())];
+    out.extend_from_slice(b"{\"seq\":");
+    int(seq, out);
+    out.extend_from_slice(b",\"ts\":");
+    int((BASE_TS_MS as u64) + seq * 10, out);
+    for (key, value) in [("host", host), ("level", level), ("path", path)] {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":\"");
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    }
+    out.extend_from_slice(b",\"status\":");
+    int(status, out);
+    out.extend_from_slice(b",\"latency_ms\":");
+    int(latency, out);
+    out.extend_from_slice(b",\"message\":\"");
+    out.extend_from_slice(message.as_bytes());
+    out.extend_from_slice(b"\"}");
+}
+
+/// Appends `n` in decimal.
+fn int(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_canonical_json_and_deterministic() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        let (mut r1, mut r2) = (StdRng::seed_from_u64(7), StdRng::seed_from_u64(7));
+        for i in [0, 9, 10, 1_000_000] {
+            let start = a.len();
+            event(i, &mut r1, &mut a);
+            event(i, &mut r2, &mut b);
+            assert!(
+                crate::json::is_canonical(&a[start..]),
+                "{}",
+                String::from_utf8_lossy(&a[start..])
+            );
+        }
+        assert_eq!(a, b);
+    }
 }
