@@ -2,9 +2,11 @@
 //! and `--quiet` is not given: one bar per input file with the bytes read of
 //! its size, the events its source produced per second, and an ETA.
 //!
-//! A bar follows the reads: [`Tracked`] wraps the file (before any gzip
-//! decoder, so a `.gz` bar counts compressed bytes of the file's size), and
-//! a read costs one atomic store in indicatif. The events figure is read
+//! A plain read's bar follows the reads: [`Tracked`] wraps the file (before
+//! any gzip decoder, so a `.gz` bar counts compressed bytes of the file's
+//! size). A replay reads ahead of its pace, so its bar ([`InputBar`])
+//! follows the lines it has taken instead, in content bytes. An update
+//! costs one atomic store in indicatif. The events figure is read
 //! from the source's own counter when the bar is drawn (a steady tick
 //! redraws it while a paced replay waits), so the hot path pays nothing.
 
@@ -67,6 +69,46 @@ pub fn input_bar(path: &Path, total: u64, stats: &Arc<StageStats>) -> Option<Pro
     Some(bar)
 }
 
+/// A bar moved by hand, cleared when dropped.
+pub struct InputBar(ProgressBar);
+
+impl InputBar {
+    /// A bar for `path`, whose content (uncompressed) is [`content_size`]
+    /// bytes; `None` when bars are off.
+    pub fn start(path: &Path, stats: &Arc<StageStats>) -> Option<InputBar> {
+        input_bar(path, content_size(path), stats).map(InputBar)
+    }
+
+    /// Moves the bar to `pos` bytes of content.
+    pub fn set_position(&self, pos: u64) {
+        self.0.set_position(pos);
+    }
+}
+
+impl Drop for InputBar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Bytes of content in `path`: its size, or for a `.gz` file the
+/// uncompressed size its trailer records (ISIZE, exact below 4 GiB for a
+/// single-member file; taken only if at least the compressed size).
+pub fn content_size(path: &Path) -> u64 {
+    use std::io::{Seek, SeekFrom};
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if path.extension().is_none_or(|e| e != "gz") || size < 18 {
+        return size;
+    }
+    let trailer = std::fs::File::open(path).and_then(|mut f| {
+        f.seek(SeekFrom::End(-4))?;
+        let mut b = [0u8; 4];
+        f.read_exact(&mut b)?;
+        Ok(u64::from(u32::from_le_bytes(b)))
+    });
+    trailer.map_or(size, |n| n.max(size))
+}
+
 /// A reader that moves its input's bar as bytes are read, and clears the
 /// bar when dropped (the input is done, or failed).
 pub struct Tracked<R> {
@@ -105,5 +147,25 @@ impl<R> Drop for Tracked<R> {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_size_reads_the_gzip_trailer() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.jsonl");
+        std::fs::write(&plain, "{}\n".repeat(1000)).unwrap();
+        assert_eq!(content_size(&plain), 3000);
+        let gz = dir.path().join("a.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all("{}\n".repeat(1000).as_bytes()).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        assert!(std::fs::metadata(&gz).unwrap().len() < 3000);
+        assert_eq!(content_size(&gz), 3000);
     }
 }

@@ -38,6 +38,7 @@ use crate::ack::{Ack, AckData, AckToken};
 use crate::checkpoint::FilePosition;
 use crate::codec::{Codec, Line, LineReader, decode};
 use crate::event::{Event, error_event};
+use crate::progress::InputBar;
 use crate::sources::SourceContext;
 use crate::sources::file::{Inputs, OpenFiles};
 use crate::sources::lines::Position;
@@ -422,9 +423,12 @@ struct Opener<'a> {
 
 impl Opener<'_> {
     fn open(&self, path: &Path, ctx: &SourceContext) -> anyhow::Result<Input> {
-        let (reader, position, _) =
-            self.files
-                .open_at(path, self.resume, self.inputs, Some(&ctx.stats))?;
+        // The bar follows the lines taken, not the reads, which run ahead.
+        let (reader, position, _) = self.files.open_at(path, self.resume, self.inputs, None)?;
+        let bar = InputBar::start(path, &ctx.stats);
+        if let Some(b) = &bar {
+            b.set_position(position.offset);
+        }
         let mut reader = LineReader::new(reader, self.files.max_line);
         reader.set_next_line(position.line + 1);
         Ok(Input {
@@ -435,6 +439,7 @@ impl Opener<'_> {
             codec: self.files.codec,
             counted: 0,
             position,
+            bar,
         })
     }
 }
@@ -532,6 +537,8 @@ struct Input {
     counted: u64,
     /// Where the input stands after the lines handed out so far.
     position: Position,
+    /// Its progress bar, in content bytes taken.
+    bar: Option<InputBar>,
 }
 
 impl Input {
@@ -541,6 +548,9 @@ impl Input {
             if let Some((item, len, no)) = self.queue.pop_front() {
                 self.position.offset += len;
                 self.position.line = no;
+                if let Some(b) = &self.bar {
+                    b.set_position(self.position.offset);
+                }
                 match item {
                     Some(item) => {
                         return Ok(Some(Taken {
