@@ -193,7 +193,14 @@ pub struct Batch {
     pub lane: u32,
     /// The events, in source order.
     pub events: Vec<Event>,
+    /// For a batch on its way to an ordered sink: one of its source's
+    /// in-flight permits, returned when the last copy of the batch is gone
+    /// (this bounds every reorder buffer, see `topology::source_outputs`).
+    pub permit: Option<Permit>,
 }
+
+/// A share of a source's in-flight budget, held by a batch and its copies.
+pub type Permit = std::sync::Arc<tokio::sync::OwnedSemaphorePermit>;
 
 impl Batch {
     /// A batch of `events` at position `seq` of stream `origin`.
@@ -203,6 +210,7 @@ impl Batch {
             seq,
             lane: 0,
             events,
+            permit: None,
         }
     }
 

@@ -217,15 +217,14 @@ fn five_runs_with_8_workers_give_byte_identical_outputs() {
     );
 }
 
-/// `sample` (8 workers) feeding `delay` (8 workers) feeding an ordered sink
-/// stops for good: a sample worker holding batch N waits to send into the
-/// delay's full edge while the others keep taking the freed places (the
-/// channel does not serve waiting senders in turn); once the delay's
-/// workers all hold batches 64 or more ahead of N, they wait on the ordered
-/// sink's reorder window, which waits for N. The same graph with either
-/// stage on 1 worker, or the two on separate branches (above), completes.
+/// Regression: `sample` (8 workers) feeding `delay` (8 workers) feeding an
+/// ordered sink used to stop for good. A sample worker holding batch N
+/// waited to send into the delay's full edge while the others kept taking
+/// the freed places; once the delay's workers all held batches 64 or more
+/// ahead of N, they waited on the ordered sink's reorder window, which
+/// waited for N. The window is now a budget the source takes per batch, so
+/// no stage downstream ever waits for it.
 #[test]
-#[ignore = "core deadlock: two multi-worker stages in a row before an ordered sink"]
 fn regression_sample_then_delay_with_8_workers_before_an_ordered_sink() {
     let dir = tempfile::tempdir().unwrap();
     let files = inputs(dir.path());

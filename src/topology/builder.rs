@@ -19,6 +19,10 @@ use crate::topology::edge::{EdgeReceiver, EdgeSender, edge};
 use crate::topology::fanout::{ErrorLog, Outputs};
 use crate::topology::worker::Worker;
 
+/// Batches a source feeding an ordered sink may have in flight, besides one
+/// per worker: the bound of every reorder buffer downstream.
+pub const REORDER_WINDOW: usize = 64;
+
 /// Largest batch sent along an edge, in events: big enough that channel
 /// costs vanish per event, small enough to keep latency and memory low.
 pub const MAX_BATCH: usize = 256;
@@ -43,6 +47,8 @@ pub struct SourcePiece {
     pub batch_events: usize,
     /// Its counters.
     pub stats: Arc<StageStats>,
+    /// Its in-flight budget in batches, when an ordered sink is downstream.
+    pub window: Option<usize>,
 }
 
 /// For each stage: whether it is, or feeds (through any path), an ordered
@@ -188,6 +194,9 @@ pub fn build(
         }
         ports[e.from][e.port].push(sender);
     }
+    // How many batches a source feeding an ordered sink may have in flight:
+    // enough to keep every worker busy, and the bound of each reorder buffer.
+    let window = REORDER_WINDOW + stages.iter().map(|s| s.workers).sum::<usize>();
     let mut pieces = Pieces {
         sources: Vec::new(),
         workers: Vec::new(),
@@ -216,6 +225,7 @@ pub fn build(
                 outputs,
                 batch_events: source_batch(i),
                 stats: stage_stats[i].clone(),
+                window: feeds_ordered[i].then_some(window),
             }),
             Built::Transform(instances) => {
                 let rx = receiver

@@ -4,23 +4,20 @@
 //! it holds about `capacity` events. A full edge makes `send` wait, and that
 //! wait is the backpressure, all the way back to the reader.
 //!
-//! An edge into an `ordered` sink adds a [`Window`]: the receiver releases
-//! batches strictly in sequence order per (lane, origin), and a sender whose
-//! batch is `window` or more places ahead of the next expected one waits. The
-//! next expected batch is always admitted, so the window bounds the reorder
-//! buffer without ever deadlocking.
+//! An edge into an `ordered` sink releases batches strictly in sequence
+//! order per (lane, origin). Its buffer of early batches is bounded at the
+//! source, not here: a source feeding an ordered sink takes a permit for
+//! every batch it sends (see `source_outputs.rs`) and the batch carries it
+//! until the ordered sink has released it, so at most that many batches per
+//! source are ever in flight. Nothing downstream of a source ever waits for
+//! a permit, so no stage holding the batch everyone waits for can be stuck
+//! behind it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
 
 use async_channel::{Receiver, Sender};
-use tokio::sync::Notify;
 
 use crate::event::Batch;
-
-/// How many batches an ordered edge lets a stream run ahead of its slowest
-/// batch; it bounds the reorder buffer at `window` batches per stream.
-pub const REORDER_WINDOW: u64 = 64;
 
 /// The consumer went away; nothing more can be delivered on this edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,28 +27,20 @@ pub struct Closed;
 /// receiver releases batches in sequence order.
 pub fn edge(batches: usize, ordered: bool) -> (EdgeSender, EdgeReceiver) {
     let (tx, rx) = async_channel::bounded(batches.max(1));
+    let sender = EdgeSender {
+        tx,
+        lane: 0,
+        carry_empty: ordered,
+    };
     if ordered {
-        let window = Arc::new(Window::default());
-        let sender = EdgeSender {
-            tx,
-            lane: 0,
-            window: Some(window.clone()),
-            carry_empty: true,
-        };
         let receiver = EdgeReceiver::Ordered(Reorder {
             rx,
-            window,
+            next: HashMap::new(),
             pending: BTreeMap::new(),
             ready: VecDeque::new(),
         });
         (sender, receiver)
     } else {
-        let sender = EdgeSender {
-            tx,
-            lane: 0,
-            window: None,
-            carry_empty: false,
-        };
         (sender, EdgeReceiver::Plain(rx))
     }
 }
@@ -62,8 +51,6 @@ pub struct EdgeSender {
     tx: Sender<Batch>,
     /// Which of the consumer's inputs this sender feeds.
     lane: u32,
-    /// Present when the consumer restores order.
-    window: Option<Arc<Window>>,
     /// Whether empty batches must be sent: true when an ordered sink is
     /// downstream, whose sequence must stay dense through every stage.
     carry_empty: bool,
@@ -85,13 +72,10 @@ impl EdgeSender {
         self
     }
 
-    /// Sends `batch`, waiting while the edge is full (backpressure) or, for
-    /// an ordered edge, while the batch is too far ahead of the order.
+    /// Sends `batch`, waiting while the edge is full (backpressure).
     pub async fn send(&self, mut batch: Batch) -> Result<(), Closed> {
         batch.lane = self.lane;
-        if let Some(window) = &self.window {
-            window.admit(self.lane, batch.origin, batch.seq).await;
-        } else if batch.is_empty() && !self.carry_empty {
+        if batch.is_empty() && !self.carry_empty {
             return Ok(());
         }
         self.tx.send(batch).await.map_err(|_| Closed)
@@ -157,38 +141,11 @@ impl EdgeReceiver {
     }
 }
 
-/// Shared state of an ordered edge: the next expected sequence per stream.
-#[derive(Default)]
-struct Window {
-    next: Mutex<HashMap<(u32, u64), u64>>,
-    advanced: Notify,
-}
-
-impl Window {
-    /// Waits until `seq` is within the window of stream (`lane`, `origin`).
-    async fn admit(&self, lane: u32, origin: u64, seq: u64) {
-        loop {
-            let notified = self.advanced.notified();
-            tokio::pin!(notified);
-            // Register before checking, so an advance between the check and
-            // the await is not missed.
-            notified.as_mut().enable();
-            {
-                let next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-                let expected = next.get(&(lane, origin)).copied().unwrap_or(0);
-                if seq < expected + REORDER_WINDOW {
-                    return;
-                }
-            }
-            notified.await;
-        }
-    }
-}
-
 /// The reordering receiver of an ordered edge.
 pub struct Reorder {
     rx: Receiver<Batch>,
-    window: Arc<Window>,
+    /// The next expected sequence number per (lane, origin).
+    next: HashMap<(u32, u64), u64>,
     /// Batches that arrived early, keyed by (lane, origin, seq).
     pending: BTreeMap<(u32, u64, u64), Batch>,
     /// Batches released in order, not yet handed out.
@@ -212,8 +169,7 @@ impl Reorder {
 
     fn accept(&mut self, batch: Batch) {
         let key = (batch.lane, batch.origin);
-        let mut next = self.window.next.lock().unwrap_or_else(|e| e.into_inner());
-        let expected = next.entry(key).or_insert(0);
+        let expected = self.next.entry(key).or_insert(0);
         if batch.seq != *expected {
             self.pending.insert((key.0, key.1, batch.seq), batch);
             return;
@@ -224,8 +180,6 @@ impl Reorder {
             self.ready.push_back(b);
             *expected += 1;
         }
-        drop(next);
-        self.window.advanced.notify_waiters();
     }
 }
 
@@ -250,19 +204,6 @@ mod tests {
             got.push(b.seq);
         }
         assert_eq!(got, vec![0, 1, 2, 3]);
-    }
-
-    #[tokio::test]
-    async fn ordered_edge_holds_back_senders_too_far_ahead() {
-        let (tx, mut rx) = edge(1024, true);
-        let ahead = tx.clone();
-        let far = tokio::spawn(async move { ahead.send(batch(REORDER_WINDOW)).await });
-        tokio::task::yield_now().await;
-        assert!(!far.is_finished(), "a batch a whole window ahead must wait");
-        assert_eq!(tx.len(), 0);
-        tx.send(batch(0)).await.unwrap();
-        assert_eq!(rx.recv().await.unwrap().seq, 0);
-        far.await.unwrap().unwrap();
     }
 
     #[tokio::test]

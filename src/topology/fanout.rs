@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::event::{Batch, Event};
+use crate::event::{Batch, Event, Permit};
 use crate::stats::{InFlight, StageStats};
 use crate::topology::edge::{Closed, EdgeSender};
 
@@ -115,7 +115,19 @@ impl Outputs {
         &mut self,
         origin: u64,
         seq: u64,
+        per_port: Vec<Vec<Event>>,
+    ) -> Result<(), Closed> {
+        self.send_with(origin, seq, per_port, None).await
+    }
+
+    /// [`send`](Self::send), the batches carrying `permit` (the input
+    /// batch's share of its source's in-flight budget).
+    pub async fn send_with(
+        &mut self,
+        origin: u64,
+        seq: u64,
         mut per_port: Vec<Vec<Event>>,
+        permit: Option<Permit>,
     ) -> Result<(), Closed> {
         let errors_port = self.errors_port();
         for (port, events) in per_port.iter_mut().enumerate() {
@@ -145,7 +157,9 @@ impl Outputs {
                     continue;
                 }
             }
-            self.send_port(port, Batch::new(origin, seq, events)).await;
+            let mut batch = Batch::new(origin, seq, events);
+            batch.permit = permit.clone();
+            self.send_port(port, batch).await;
         }
         let regular = &self.ports[..errors_port];
         if self.had_consumers && regular.iter().all(|p| p.is_empty()) {

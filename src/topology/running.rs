@@ -199,7 +199,7 @@ impl Running {
     fn spawn_source(&mut self, piece: SourcePiece, task: SourceTask) {
         let (stop, listener) = shutdown::channel();
         let name = piece.stage.name.clone();
-        let outputs = SourceOutputs::new(piece.outputs);
+        let outputs = SourceOutputs::new(piece.outputs, piece.window);
         let ctx = SourceContext {
             name: name.clone(),
             outputs: outputs.clone(),
@@ -268,7 +268,8 @@ impl Running {
                     // into the old graph. Done in a task: a send in progress
                     // holds the switch until the old graph takes the batch.
                     let outputs = self.sources[i].outputs.clone();
-                    tokio::spawn(async move { outputs.replace(piece.outputs).await });
+                    let ordered = piece.window.is_some();
+                    tokio::spawn(async move { outputs.replace(piece.outputs, ordered).await });
                     self.sources[i].stage = piece.stage;
                 }
                 None => start.push(piece),

@@ -1,6 +1,12 @@
 //! A source's outputs, shared by all of the source's tasks (one per
 //! connection for network sources) and switched to a new graph on reload.
 //!
+//! A source feeding an ordered sink also takes one permit of its in-flight
+//! budget per batch; the batch (and every copy and output derived from it)
+//! carries the permit until an ordered sink has released it in order. That
+//! bounds every reorder buffer downstream, and only the source ever waits
+//! for a permit: no stage holding a batch the others wait for is blocked.
+//!
 //! The source keeps running across a reload: only what it sends into
 //! changes. Replacing the outputs drops the old graph's senders, so the old
 //! graph drains and closes exactly as if the source had ended. Batches are
@@ -10,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::event::{Event, mix_origin};
 use crate::topology::edge::Closed;
@@ -20,6 +26,8 @@ use crate::topology::fanout::Outputs;
 #[derive(Clone)]
 pub struct SourceOutputs {
     slot: Arc<Mutex<Slot>>,
+    /// The in-flight budget (batches) when an ordered sink is downstream.
+    budget: Arc<Semaphore>,
 }
 
 struct Slot {
@@ -30,17 +38,24 @@ struct Slot {
     generation: u32,
     /// Next sequence number of each stream in the current graph.
     next_seq: HashMap<u64, u64>,
+    /// Whether batches take a permit (an ordered sink is downstream).
+    permits: bool,
 }
 
 impl SourceOutputs {
-    /// Shared outputs starting with `outputs`.
-    pub fn new(outputs: Outputs) -> Self {
+    /// Shared outputs starting with `outputs`; `window`: the in-flight
+    /// budget in batches, when an ordered sink is downstream.
+    pub fn new(outputs: Outputs, window: Option<usize>) -> Self {
         SourceOutputs {
             slot: Arc::new(Mutex::new(Slot {
                 outputs: Some(outputs),
                 generation: 0,
                 next_seq: HashMap::new(),
+                permits: window.is_some(),
             })),
+            budget: Arc::new(Semaphore::new(
+                window.unwrap_or(crate::topology::builder::REORDER_WINDOW),
+            )),
         }
     }
 
@@ -50,10 +65,23 @@ impl SourceOutputs {
         // The lock is held across the send so that a reload waits for a
         // batch in progress instead of splitting it between two graphs.
         let mut guard = self.slot.lock().await;
+        let permit = match guard.permits {
+            // Waits while the budget is spent: the batches holding it are
+            // all downstream and on their way to the ordered sink.
+            true => Some(Arc::new(
+                self.budget
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Closed)?,
+            )),
+            false => None,
+        };
         let Slot {
             outputs,
             generation,
             next_seq,
+            ..
         } = &mut *guard;
         let Some(outputs) = outputs.as_mut() else {
             return Err(Closed);
@@ -65,7 +93,7 @@ impl SourceOutputs {
             0 => origin,
             g => mix_origin(origin, g),
         };
-        outputs.send(origin, seq, per_port).await
+        outputs.send_with(origin, seq, per_port, permit).await
     }
 
     /// Forgets stream `origin` (a connection closed), so the numbering map
@@ -74,14 +102,16 @@ impl SourceOutputs {
         self.slot.lock().await.next_seq.remove(&origin);
     }
 
-    /// Switches to `outputs` (a reload); returns `false`, dropping them, if
-    /// the source has already ended.
-    pub async fn replace(&self, outputs: Outputs) -> bool {
+    /// Switches to `outputs` (a reload; `ordered`: an ordered sink is
+    /// downstream of them); returns `false`, dropping them, if the source
+    /// has already ended.
+    pub async fn replace(&self, outputs: Outputs, ordered: bool) -> bool {
         let mut slot = self.slot.lock().await;
         if slot.outputs.is_none() {
             return false;
         }
         slot.outputs = Some(outputs);
+        slot.permits = ordered;
         slot.generation += 1;
         slot.next_seq.clear();
         true

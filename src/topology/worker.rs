@@ -54,10 +54,12 @@ impl Worker {
                 seed: self.seed,
             };
             let mut out: Vec<Vec<_>> = (0..ports).map(|_| Vec::new()).collect();
+            // The outputs inherit the input's in-flight permit.
+            let permit = batch.permit;
             let started = std::time::Instant::now();
             self.transform.process(batch.events, &ctx, &mut out).await;
             self.stats.latency.record(started.elapsed());
-            let sent = self.outputs.send(origin, ctx.seq, out).await;
+            let sent = self.outputs.send_with(origin, ctx.seq, out, permit).await;
             self.in_flight.sub(n);
             if sent.is_err() {
                 tracing::debug!(stage = %self.name, "no consumer left; worker stops");
