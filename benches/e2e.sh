@@ -202,7 +202,7 @@ HEAVY='[range(0; 200)] | add'
 
 # ---- measuring ----------------------------------------------------------------
 RESULTS="$WORK/results.tsv"
-printf 'scenario\ttool\tround\twall_s\trss_kb\tcpu_pct\tbytes\tevents\treport_eps\tstatus\n' > "$RESULTS"
+printf 'scenario\ttool\tround\twall_s\trss_kb\tcpu_pct\tothers_pct\tbytes\tevents\treport_eps\tstatus\n' > "$RESULTS"
 
 # measure SCENARIO TOOL ROUND BYTES EVENTS STDIN STDOUT CMD...
 measure() {
@@ -210,25 +210,34 @@ measure() {
     shift 7
     local tf="$WORK/time.txt" status=0 t0 t1 rss cpu eps=""
     rm -f "$WORK/report.json"
+    local s0 s1
+    read -r -a s0 < /proc/stat
     t0=$(date +%s%N)
     /usr/bin/time -v -o "$tf" timeout "$TIMEOUT" "$@" < "$in" > "$out" 2> "$WORK/stderr.txt" ||
         status=$?
     t1=$(date +%s%N)
+    read -r -a s1 < /proc/stat
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tf")
     cpu=$(awk -F': ' '/Percent of CPU/ {sub("%", "", $2); print $2}' "$tf")
     if [[ -s "$WORK/report.json" ]]; then
         eps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_per_s"])' \
             "$WORK/report.json")
     fi
-    local wall
+    local wall others
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-        "$scen" "$tool" "$round" "$wall" "${rss:-0}" "${cpu:-0}" "$bytes" "$events" "$eps" "$status" \
+    # CPU the rest of the machine used meanwhile, in % of one CPU: all busy
+    # ticks (USER_HZ = 100/s) minus this command's own share; coarse for
+    # runs under a second.
+    local ticks=$(( (s1[1] + s1[2] + s1[3] + s1[6] + s1[7] + s1[8]) - (s0[1] + s0[2] + s0[3] + s0[6] + s0[7] + s0[8]) ))
+    others=$(awk -v t="$ticks" -v w="$wall" -v own="${cpu:-0}" \
+        'BEGIN { o = t / w - own; printf "%.0f", (o < 0 ? 0 : o) }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$scen" "$tool" "$round" "$wall" "${rss:-0}" "${cpu:-0}" "$others" "$bytes" "$events" "$eps" "$status" \
         >> "$RESULTS"
     if [[ $status != 0 ]]; then
         log "  $scen / $tool: exit $status: $(head -c 300 "$WORK/stderr.txt")"
     fi
-    log "  $scen / $tool: ${wall}s, ${rss:-?} kB, ${cpu:-?}% CPU"
+    log "  $scen / $tool: ${wall}s, ${rss:-?} kB, ${cpu:-?}% CPU (others meanwhile: ${others}%)"
 }
 
 fsize() { stat -c %s "$1"; }
@@ -321,8 +330,8 @@ titles = {
     "engine": "generate $GEN_COUNT → jq \`.\` w=2 → blackhole",
     "scaling": "\`$HEAVY\` on $SCALE_SIZE events",
 }
-print("| scenario | tool | wall s (median) | MB/s | events/s | peak RSS MiB | CPU % | × cat | × jq | × jaq |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| scenario | tool | wall s (median) | MB/s | events/s | peak RSS MiB | CPU % | others' CPU % | × cat | × jq | × jaq |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 def fmt(x, spec):
     return "—" if x is None else format(x, spec)
 def cell(text):  # a literal | would end the markdown cell
@@ -351,8 +360,11 @@ for key in order:
     title = "" if scen in shown else titles.get(scen, scen)
     shown.add(scen)
     cpu = med(key, "cpu_pct")
+    others = med(key, "others_pct")
+    summary[key]["others"] = others
     print(f"| {cell(title)} | {cell(name)} | {fmt(wall, '.3f')} | {fmt(mbs, '.1f')} | "
           f"{fmt(eps, ',.0f')} | {fmt(rss and rss / 1024, '.1f')} | {fmt(cpu, '.0f')} | "
+          f"{fmt(others, '.0f')} | "
           f"{fmt(cat, '.2f')} | {fmt(jqr, '.2f')} | {fmt(jaqr, '.2f')} |")
 
 print()
@@ -376,6 +388,9 @@ target("parse_regex w=2, MB/s", s(("regex", "sluice parse_regex w=2")).get("mbs"
 target("engine, events/s", s(("engine", "sluice generate→jq . w=2→blackhole")).get("eps"), 5_000_000)
 w1, w2 = s(("scaling", "sluice filter -w 1")).get("wall"), s(("scaling", "sluice filter -w 2")).get("wall")
 target("scaling, w=2 vs w=1", w1 / w2 if w1 and w2 else None, 1.8, "×")
+busy = s(("scaling", "sluice filter -w 2")).get("others")
+if busy is not None and busy > 20:
+    print(f"  (other processes used {busy:.0f}% of a CPU meanwhile: the second core was not free)")
 checks = open(sys.argv[2]).read().strip()
 if checks:
     print(); print("Output checks (round 1):"); print(); print(checks)
