@@ -111,42 +111,6 @@ impl Ack {
     }
 }
 
-/// Acknowledgements a sink holds until its write is done: one handle per
-/// batch (consecutive events of a batch share it), dropped together.
-#[derive(Default)]
-pub struct Pending {
-    acks: Vec<Ack>,
-}
-
-impl Pending {
-    /// Keeps `ack` until [`release`](Self::release).
-    pub fn hold(&mut self, ack: Option<&Ack>) {
-        if let Some(a) = ack
-            && !self.acks.last().is_some_and(|l| l.same_batch(a))
-        {
-            self.acks.push(a.clone());
-        }
-    }
-
-    /// Records `length` for `sink` on every held batch.
-    pub fn mark(&self, sink: &Arc<str>, length: u64) {
-        for a in &self.acks {
-            a.mark(sink, length);
-        }
-    }
-
-    /// The write is done: the held batches are delivered as far as this sink
-    /// is concerned.
-    pub fn release(&mut self) {
-        self.acks.clear();
-    }
-
-    /// True when nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.acks.is_empty()
-    }
-}
-
 /// Tracks which batches of a source are acknowledged and yields the ones
 /// that can be committed: a batch commits only when every batch before it
 /// has (commits are contiguous, whatever order acks arrive in).

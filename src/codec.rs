@@ -4,7 +4,7 @@
 //! Framing is newline-delimited with a maximum line length: a longer line is
 //! skipped up to its newline and reported, it is never buffered whole.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use bytes::Bytes;
 use jaq_json::Val;
@@ -241,11 +241,6 @@ impl<R: Read> LineReader<R> {
         self.framer.finish(f);
     }
 
-    /// Gives back the reader (to switch to a rotated file's successor).
-    pub fn into_inner(self) -> R {
-        self.inner
-    }
-
     /// Reads one chunk and calls `f(line_number, line)` for each line it
     /// completes. Returns `Ok(false)` once the input is exhausted.
     pub fn read_chunk(&mut self, f: impl FnMut(u64, Line<'_>)) -> io::Result<bool> {
@@ -338,13 +333,6 @@ pub fn encode(codec: Codec, value: &Val, out: &mut Vec<u8>) {
         }
     }
     out.push(b'\n');
-}
-
-/// Encodes `value` and writes it to `w` (convenience for tests and small sinks).
-pub fn write_value(codec: Codec, value: &Val, w: &mut impl Write) -> io::Result<()> {
-    let mut buf = Vec::new();
-    encode(codec, value, &mut buf);
-    w.write_all(&buf)
 }
 
 #[cfg(test)]

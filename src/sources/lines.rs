@@ -72,8 +72,7 @@ impl Pending<'_, '_> {
         self.good.len() + self.bad.len()
     }
 
-    /// Sends what is pending (even nothing, if an ack must be recorded for
-    /// skipped blank lines — no: only when there is something).
+    /// Sends what is pending, if anything, with its acknowledgement handle.
     fn send(
         &mut self,
         ctx: &mut SourceContext,
