@@ -45,21 +45,64 @@ pub struct Stream<'a> {
     pub acker: Option<&'a mut Acker>,
 }
 
-/// The batch being filled.
+/// The batch being filled, and how lines become events.
 struct Pending<'s, 'a> {
     good: Vec<Event>,
     bad: Vec<Event>,
     stream: &'s mut Stream<'a>,
+    codec: Codec,
+    name: String,
+    /// Largest batch.
+    capacity: usize,
+    /// Nothing downstream is left: further lines are ignored.
+    closed: bool,
 }
 
-impl Pending<'_, '_> {
-    fn push(&mut self, codec: Codec, name: &str, no: u64, line: Line<'_>) {
+impl<'s, 'a> Pending<'s, 'a> {
+    fn new(ctx: &SourceContext, codec: Codec, stream: &'s mut Stream<'a>) -> Self {
+        Pending {
+            good: Vec::with_capacity(ctx.batch_events),
+            bad: Vec::new(),
+            stream,
+            codec,
+            name: ctx.name.clone(),
+            capacity: ctx.batch_events,
+            closed: false,
+        }
+    }
+
+    /// Takes one framed line; sends the batch once it is full.
+    fn take(
+        &mut self,
+        no: u64,
+        line: Line<'_>,
+        ctx: &mut SourceContext,
+        handle: &tokio::runtime::Handle,
+    ) {
+        if self.closed {
+            return;
+        }
+        self.push(no, line);
+        if self.len() >= self.capacity {
+            self.flush(ctx, handle);
+        }
+    }
+
+    /// Sends what is pending; false once nothing downstream is left.
+    fn flush(&mut self, ctx: &mut SourceContext, handle: &tokio::runtime::Handle) -> bool {
+        if !self.closed {
+            self.closed = self.send(ctx, handle).is_err();
+        }
+        !self.closed
+    }
+
+    fn push(&mut self, no: u64, line: Line<'_>) {
         let len = match line {
             Line::Complete(b) => b.len() as u64 + 1,
             Line::Last(b) => b.len() as u64,
             Line::TooLong { len, .. } => len as u64 + 1,
         };
-        match decode(codec, name, no, line) {
+        match decode(self.codec, &self.name, no, line) {
             Some(Ok(e)) => self.good.push(e),
             Some(Err(e)) => self.bad.push(e),
             None => {}
@@ -77,12 +120,11 @@ impl Pending<'_, '_> {
         &mut self,
         ctx: &mut SourceContext,
         handle: &tokio::runtime::Handle,
-        capacity: usize,
     ) -> Result<(), Closed> {
         if self.good.is_empty() && self.bad.is_empty() {
             return Ok(());
         }
-        let mut good = std::mem::replace(&mut self.good, Vec::with_capacity(capacity));
+        let mut good = std::mem::replace(&mut self.good, Vec::with_capacity(self.capacity));
         let mut bad = std::mem::take(&mut self.bad);
         if let Some(acker) = self.stream.acker.as_deref_mut() {
             let p = self.stream.position;
@@ -117,31 +159,13 @@ pub fn pump(
 ) -> std::io::Result<Result<(), Closed>> {
     let mut reader = LineReader::new(input, max_line);
     reader.set_next_line(stream.position.line + 1);
-    let capacity = ctx.batch_events;
-    let name = ctx.name.clone();
-    let mut pending = Pending {
-        good: Vec::with_capacity(capacity),
-        bad: Vec::new(),
-        stream,
-    };
-    let mut closed = false;
+    let mut pending = Pending::new(ctx, codec, stream);
     let mut last_bytes = 0;
     loop {
-        let more = reader.read_chunk(|no, line| {
-            if closed {
-                return;
-            }
-            pending.push(codec, &name, no, line);
-            if pending.len() >= capacity {
-                closed = pending.send(ctx, handle, capacity).is_err();
-            }
-        })?;
+        let more = reader.read_chunk(|no, line| pending.take(no, line, ctx, handle))?;
         ctx.add_bytes(reader.bytes_read - last_bytes);
         last_bytes = reader.bytes_read;
-        if !closed {
-            closed = pending.send(ctx, handle, capacity).is_err();
-        }
-        if closed {
+        if !pending.flush(ctx, handle) {
             return Ok(Err(Closed));
         }
         if !more || ctx.shutdown.is_shutdown() {
@@ -176,29 +200,11 @@ pub fn follow(
 ) -> std::io::Result<(Result<(), Closed>, Idle)> {
     let mut reader = LineReader::new(input, max_line);
     reader.set_next_line(stream.position.line + 1);
-    let capacity = ctx.batch_events;
-    let name = ctx.name.clone();
-    let mut pending = Pending {
-        good: Vec::with_capacity(capacity),
-        bad: Vec::new(),
-        stream,
-    };
-    let mut closed = false;
+    let mut pending = Pending::new(ctx, codec, stream);
     loop {
-        let n = reader.read_more(|no, line| {
-            if closed {
-                return;
-            }
-            pending.push(codec, &name, no, line);
-            if pending.len() >= capacity {
-                closed = pending.send(ctx, handle, capacity).is_err();
-            }
-        })?;
+        let n = reader.read_more(|no, line| pending.take(no, line, ctx, handle))?;
         ctx.add_bytes(n as u64);
-        if !closed {
-            closed = pending.send(ctx, handle, capacity).is_err();
-        }
-        if closed {
+        if !pending.flush(ctx, handle) {
             return Ok((Err(Closed), Idle::Stop));
         }
         if n > 0 {
@@ -210,14 +216,18 @@ pub fn follow(
                 // Whatever reached the old file before it was renamed away
                 // is still read, then its unterminated last line.
                 loop {
-                    let n = reader.read_more(|no, line| pending.push(codec, &name, no, line))?;
+                    let n = reader.read_more(|no, line| pending.take(no, line, ctx, handle))?;
                     if n == 0 {
                         break;
                     }
                     ctx.add_bytes(n as u64);
                 }
-                reader.finish(|no, line| pending.push(codec, &name, no, line));
-                let sent = pending.send(ctx, handle, capacity);
+                reader.finish(|no, line| pending.take(no, line, ctx, handle));
+                let sent = if pending.flush(ctx, handle) {
+                    Ok(())
+                } else {
+                    Err(Closed)
+                };
                 return Ok((sent, Idle::Rotated));
             }
             other => return Ok((Ok(()), other)),

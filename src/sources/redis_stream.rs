@@ -219,7 +219,10 @@ enum Phase {
 impl RedisStreamSource {
     /// Reads until shutdown (or until nothing downstream is left), then
     /// waits until everything read is acknowledged and `XACK`ed.
-    pub async fn run(self, mut ctx: SourceContext) -> anyhow::Result<()> {
+    pub async fn run(mut self, mut ctx: SourceContext) -> anyhow::Result<()> {
+        // A batch never exceeds what the graph's edges are sized for (a
+        // `delay` stage downstream asks for small batches).
+        self.config.batch_size = self.config.batch_size.min(ctx.batch_events).max(1);
         let c = &self.config;
         tracing::info!(
             "source `{}`: reading redis stream `{}` as consumer `{}` of group `{}`",
