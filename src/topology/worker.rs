@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use async_channel::Receiver;
 
-use crate::event::{Batch, mix_origin};
+use crate::event::{Batch, Event, Permit, mix_origin};
 use crate::stats::{InFlight, StageStats};
 use crate::topology::fanout::Outputs;
 use crate::transforms::{BatchCtx, Transform};
@@ -37,35 +37,91 @@ impl Worker {
     /// Runs until the input edge is closed and drained, or nothing
     /// downstream is left. Dropping `self` at the end drops this worker's
     /// senders: the last worker to finish closes the stage's outputs.
-    pub async fn run(mut self) -> anyhow::Result<()> {
-        let ports = self.outputs.port_count();
+    ///
+    /// A transform that computes (jq, filter, route, parse_regex, sample)
+    /// runs on a thread of its own: a CPU-bound batch on the async runtime
+    /// would hold a runtime thread, and the runtime's scheduler may keep a
+    /// stage's workers on one thread (measured: 2 workers ran no faster
+    /// than 1). A transform that waits (delay) runs as a task.
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.transform {
+            Transform::Sync(_) => {
+                let handle = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || self.run_blocking(&handle)).await?
+            }
+            Transform::Async(_) => self.run_async().await,
+        }
+    }
+
+    async fn run_async(mut self) -> anyhow::Result<()> {
         while let Ok(batch) = self.input.recv().await {
-            let n = batch.len() as u64;
-            self.stats.events_in.fetch_add(n, Relaxed);
-            let origin = if self.fan_in {
-                mix_origin(batch.origin, batch.lane)
-            } else {
-                batch.origin
-            };
+            let (origin, seq, n, permit) = begin(&self.stats, self.fan_in, &batch);
             let ctx = BatchCtx {
                 stage: &self.name,
                 origin,
-                seq: batch.seq,
+                seq,
                 seed: self.seed,
             };
-            let mut out: Vec<Vec<_>> = (0..ports).map(|_| Vec::new()).collect();
-            // The outputs inherit the input's in-flight permit.
-            let permit = batch.permit;
+            let mut out = port_buffers(&self.outputs);
             let started = std::time::Instant::now();
             self.transform.process(batch.events, &ctx, &mut out).await;
             self.stats.latency.record(started.elapsed());
-            let sent = self.outputs.send_with(origin, ctx.seq, out, permit).await;
-            self.in_flight.sub(n);
-            if sent.is_err() {
-                tracing::debug!(stage = %self.name, "no consumer left; worker stops");
+            let sent = self.outputs.send_with(origin, seq, out, permit).await;
+            if !end(&self.name, &self.in_flight, n, sent.is_ok()) {
                 break;
             }
         }
         Ok(())
     }
+
+    fn run_blocking(mut self, handle: &tokio::runtime::Handle) -> anyhow::Result<()> {
+        let Transform::Sync(transform) = &mut self.transform else {
+            anyhow::bail!("run_blocking is only for computing transforms");
+        };
+        while let Ok(batch) = self.input.recv_blocking() {
+            let (origin, seq, n, permit) = begin(&self.stats, self.fan_in, &batch);
+            let ctx = BatchCtx {
+                stage: &self.name,
+                origin,
+                seq,
+                seed: self.seed,
+            };
+            let mut out = port_buffers(&self.outputs);
+            let started = std::time::Instant::now();
+            transform.process(batch.events, &ctx, &mut out);
+            self.stats.latency.record(started.elapsed());
+            let sent = handle.block_on(self.outputs.send_with(origin, seq, out, permit));
+            if !end(&self.name, &self.in_flight, n, sent.is_ok()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts a received batch; returns its ordering key, size and permit.
+fn begin(stats: &StageStats, fan_in: bool, batch: &Batch) -> (u64, u64, u64, Option<Permit>) {
+    let n = batch.len() as u64;
+    stats.events_in.fetch_add(n, Relaxed);
+    let origin = if fan_in {
+        mix_origin(batch.origin, batch.lane)
+    } else {
+        batch.origin
+    };
+    // The outputs inherit the input's in-flight permit.
+    (origin, batch.seq, n, batch.permit.clone())
+}
+
+/// One empty buffer per output port.
+fn port_buffers(outputs: &Outputs) -> Vec<Vec<Event>> {
+    (0..outputs.port_count()).map(|_| Vec::new()).collect()
+}
+
+/// Finishes a batch; false when nothing downstream is left.
+fn end(stage: &str, in_flight: &InFlight, n: u64, sent: bool) -> bool {
+    in_flight.sub(n);
+    if !sent {
+        tracing::debug!(stage, "no consumer left; worker stops");
+    }
+    sent
 }
