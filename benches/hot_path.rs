@@ -2,7 +2,7 @@
 //! batch through each piece a line meets on its way from a source to a sink.
 //!
 //! ```sh
-//! cargo bench --bench hot_path                 # everything (~3 min)
+//! cargo bench --bench hot_path                 # everything (~4 min)
 //! cargo bench --bench hot_path -- decode       # one group (a name filter)
 //! cargo bench --bench hot_path -- --quick      # a rough pass
 //! ```
