@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use jaq_core::native::{Fun, bome, run};
 use jaq_core::{Bind, Cv, Error, ValR};
@@ -46,11 +47,16 @@ struct Flags {
     n: bool,
 }
 
+/// A compiled pattern and the flags that are not part of it.
+type Compiled = (Rc<Regex>, Flags);
+
 thread_local! {
-    static CACHE: RefCell<HashMap<(String, String), (Regex, Flags)>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<(String, String), Compiled>> = RefCell::new(HashMap::new());
 }
 
-fn compile(re: &str, flags: &str) -> Result<(Regex, Flags), String> {
+/// A compiled pattern, shared: a cloned `Regex` would start with an empty
+/// search cache on every call.
+fn compile(re: &str, flags: &str) -> Result<Compiled, String> {
     let key = (re.to_string(), flags.to_string());
     if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
         return Ok(hit);
@@ -70,7 +76,7 @@ fn compile(re: &str, flags: &str) -> Result<(Regex, Flags), String> {
             c => return Err(format!("invalid regex flag: {c}")),
         }
     }
-    let regex = b.build().map_err(|e| format!("invalid regex: {e}"))?;
+    let regex = Rc::new(b.build().map_err(|e| format!("invalid regex: {e}"))?);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= CACHE_SIZE {
