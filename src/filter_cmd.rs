@@ -14,13 +14,21 @@ pub fn config(args: &FilterArgs) -> Result<Config, String> {
         let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         return Err(format!("invalid jq program: {}", list.join("; ")));
     }
+    use crate::config::limits::{MAX_CAPACITY, MAX_WORKERS};
     let workers = match args.workers {
-        Some(0) => return Err("--workers must be at least 1".into()),
+        Some(n) if !(1..=MAX_WORKERS).contains(&n) => {
+            return Err(format!(
+                "--workers must be between 1 and {MAX_WORKERS}, got {n}"
+            ));
+        }
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        None => std::thread::available_parallelism().map_or(2, |n| n.get().min(MAX_WORKERS)),
     };
-    if args.capacity == 0 {
-        return Err("--capacity must be at least 1".into());
+    if !(1..=MAX_CAPACITY).contains(&args.capacity) {
+        return Err(format!(
+            "--capacity must be between 1 and {MAX_CAPACITY}, got {}",
+            args.capacity
+        ));
     }
     let pipeline = PipelineConfig {
         capacity: args.capacity,

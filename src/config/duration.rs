@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, de};
 
+use crate::config::limits::MAX_DURATION;
+
 /// Parses a duration string; the error says what is accepted.
 pub fn parse(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -26,7 +28,14 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             ));
         }
     };
-    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("invalid duration `{s}`: {e}"))
+    let d = Duration::try_from_secs_f64(value * scale)
+        .map_err(|e| format!("invalid duration `{s}`: {e}"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "invalid duration `{s}`: the longest accepted is 365 days (\"8760h\")"
+        ));
+    }
+    Ok(d)
 }
 
 /// Serde adapter: `#[serde(deserialize_with = "duration::deserialize")]`.
@@ -52,5 +61,16 @@ mod tests {
         assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
         assert!(parse("30").unwrap_err().contains("add a unit"));
         assert!(parse("3 weeks").is_err());
+        assert_eq!(parse("8760h"), Ok(MAX_DURATION));
+        for bad in [
+            "99999999999999999999s",
+            "8761h",
+            "-1s",
+            "nans",
+            "infs",
+            "1e3s",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -14,6 +14,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::config::diagnostic::{Diagnostics, did_you_mean};
+use crate::config::keys::KeySpans;
+use crate::config::limits::{MAX_CAPACITY, MAX_TOTAL_WORKERS, MAX_WORKERS};
 use crate::config::{Config, Diagnostic, InputRef, PipelineConfig, Role, StageConfig, StageKind};
 use crate::{graph, sinks, sources, transforms};
 
@@ -75,16 +77,14 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
     if let Some(p) = sections.remove("pipeline") {
         let span = p.span();
         pipeline_span = span.clone();
+        let keys = KeySpans::of(&p);
         match PipelineConfig::deserialize(ValueDeserializer::from(p)) {
             Ok(p) => pipeline = p,
-            Err(e) => diags.push_toml(&e, span),
+            Err(e) => diags.push_toml(&e, span.clone()),
         }
-    }
-    if pipeline.capacity == 0 {
-        diags.push(
-            root_span.start..root_span.start,
-            "`pipeline.capacity` must be at least 1",
-        );
+        for (key, message) in pipeline.validate() {
+            diags.push(keys.get(key).unwrap_or(span.clone()), message);
+        }
     }
     if let Some(Err(message)) = pipeline
         .metrics_address
@@ -119,6 +119,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
     if !stages.iter().any(|s| s.role == Role::Sink) && diags.list.is_empty() {
         diags.push(0..0, "no sink: add a [sinks.NAME] table");
     }
+    check_total_workers(&stages, &mut diags);
     graph::validate(&stages, &broken, &mut diags);
     if diags.list.is_empty() {
         Ok(Config {
@@ -142,6 +143,7 @@ fn parse_stage(
     let name_span = name.span();
     let name = name.into_inner().into_owned();
     let span = value.span();
+    let keys = KeySpans::of(&value);
     if name.is_empty() || name.contains('.') || name.contains(char::is_whitespace) {
         diags.push(
             name_span.clone(),
@@ -200,16 +202,16 @@ fn parse_stage(
     let mut capacity = pipeline.capacity;
     if role == Role::Transform {
         if let Some(v) = table.remove("workers") {
-            workers = positive(v, "workers", diags).unwrap_or(1);
+            workers = bounded(v, "workers", MAX_WORKERS, diags).unwrap_or(1);
         }
         if let Some(v) = table.remove("capacity") {
-            capacity = positive(v, "capacity", diags).unwrap_or(capacity);
+            capacity = bounded(v, "capacity", MAX_CAPACITY, diags).unwrap_or(capacity);
         }
     }
     let mut ordered = false;
     if role == Role::Sink {
         if let Some(v) = table.remove("capacity") {
-            capacity = positive(v, "capacity", diags).unwrap_or(capacity);
+            capacity = bounded(v, "capacity", MAX_CAPACITY, diags).unwrap_or(capacity);
         }
         if let Some(v) = table.remove("ordered") {
             match v.get_ref().as_bool() {
@@ -254,7 +256,8 @@ fn parse_stage(
     };
     for (at, message) in problems {
         diags.push(
-            at.unwrap_or(span.clone()),
+            at.or_else(|| keys.named_in(&message))
+                .unwrap_or(span.clone()),
             format!("{} `{name}`: {message}", role.as_str()),
         );
     }
@@ -311,17 +314,53 @@ fn types(role: Role) -> &'static [&'static str] {
     }
 }
 
-fn positive(v: Spanned<DeValue<'_>>, key: &str, diags: &mut Diagnostics<'_>) -> Option<usize> {
+/// A count of at least 1 and at most `max`, or a diagnostic saying so.
+fn bounded(
+    v: Spanned<DeValue<'_>>,
+    key: &str,
+    max: usize,
+    diags: &mut Diagnostics<'_>,
+) -> Option<usize> {
     let span: Range<usize> = v.span();
     match i64::deserialize(ValueDeserializer::from(v)) {
-        Ok(n) if n >= 1 => Some(n as usize),
-        Ok(n) => {
+        Ok(n) if n >= 1 && n as u64 <= max as u64 => Some(n as usize),
+        Ok(n) if n < 1 => {
             diags.push(span, format!("`{key}` must be at least 1, got {n}"));
             None
         }
-        Err(_) => {
-            diags.push(span, format!("`{key}` must be a positive integer"));
+        Ok(n) => {
+            diags.push(
+                span,
+                format!("`{key}` must be between 1 and {max}, got {n}"),
+            );
             None
+        }
+        Err(_) => {
+            diags.push(
+                span,
+                format!("`{key}` must be a whole number between 1 and {max}"),
+            );
+            None
+        }
+    }
+}
+
+/// Refuses a pipeline whose stages ask for more worker threads in all than
+/// [`MAX_TOTAL_WORKERS`], at the stage that crosses the limit.
+fn check_total_workers(stages: &[StageConfig], diags: &mut Diagnostics<'_>) {
+    let mut total = 0;
+    for s in stages {
+        total += s.workers;
+        if total > MAX_TOTAL_WORKERS {
+            diags.push(
+                s.span.clone(),
+                format!(
+                    "{} `{}`: the stages' `workers` add up to more than {MAX_TOTAL_WORKERS} threads; use fewer workers",
+                    s.role.as_str(),
+                    s.name
+                ),
+            );
+            return;
         }
     }
 }

@@ -7,6 +7,8 @@
 
 pub mod diagnostic;
 pub mod duration;
+mod keys;
+pub mod limits;
 mod load;
 
 use std::ops::Range;
@@ -84,6 +86,24 @@ impl Default for PipelineConfig {
             metrics_address: None,
             error_log_rate: default_error_log_rate(),
         }
+    }
+}
+
+impl PipelineConfig {
+    /// Values out of range, each with the key it is about.
+    pub fn validate(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let max = limits::MAX_CAPACITY;
+        if let Some(m) = limits::int_range("pipeline.capacity", self.capacity, 1, max) {
+            out.push(("capacity", m));
+        }
+        // A zero grace would force every stop: nothing could drain.
+        let min_grace = Duration::from_millis(1);
+        let grace = self.shutdown_grace;
+        if let Some(m) = limits::at_least("pipeline.shutdown_grace", grace, min_grace) {
+            out.push(("shutdown_grace", m));
+        }
+        out
     }
 }
 

@@ -21,15 +21,11 @@ pub struct BlackholeConfig {
 impl BlackholeConfig {
     /// Checks `rate`.
     pub fn validate(&self) -> Vec<Problem> {
-        match self.rate {
-            Some(r) if !(r > 0.0 && r.is_finite()) => {
-                vec![(
-                    None,
-                    format!("`rate` must be a positive number of events per second, got {r}"),
-                )]
-            }
-            _ => Vec::new(),
-        }
+        self.rate
+            .and_then(|r| crate::config::limits::rate("rate", r))
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
     }
 
     /// Drains the input, pacing itself to `rate`.
@@ -42,7 +38,10 @@ impl BlackholeConfig {
             ctx.stats.events_in.fetch_add(n, Relaxed);
             if let Some(rate) = self.rate {
                 // Event k may be consumed no earlier than k / rate seconds in.
-                let due = Duration::from_secs_f64((consumed + n) as f64 / rate);
+                // `rate` is bounded at `check`; a quotient past what a
+                // Duration holds still waits no longer than the limit.
+                let due = Duration::try_from_secs_f64((consumed + n) as f64 / rate)
+                    .unwrap_or(crate::config::limits::MAX_DURATION);
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
                     std::thread::sleep(wait);
                 }

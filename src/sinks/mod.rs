@@ -65,7 +65,8 @@ impl SinkConfig {
             SinkConfig::Blackhole(b) => b.validate(),
             SinkConfig::Tcp(c) => c.validate(),
             SinkConfig::RedisStream(c) => c.validate(),
-            _ => Vec::new(),
+            SinkConfig::File(c) => c.retry.validate(),
+            SinkConfig::Stdout(_) => Vec::new(),
         }
     }
 
@@ -172,15 +173,18 @@ impl SinkContext {
 }
 
 impl SinkTask {
-    /// Runs the sink on a blocking thread until its input closes.
+    /// Runs the sink on a thread of its own, named after the stage, until
+    /// its input closes (a graph thread, not tokio's capped blocking pool:
+    /// see `topology::thread`).
     pub async fn run(self, ctx: SinkContext) -> anyhow::Result<()> {
         let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || match self {
+        let name = ctx.name.clone();
+        crate::topology::thread::run(name, move || match self {
             SinkTask::Writer(w) => w.run(ctx, &handle),
             SinkTask::Blackhole(b) => b.run(ctx, &handle),
             SinkTask::Tcp(t) => handle.block_on(t.run(ctx)),
             SinkTask::RedisStream(t) => handle.block_on(t.run(ctx)),
         })
-        .await?
+        .await
     }
 }

@@ -60,6 +60,7 @@ impl RedisStreamSinkConfig {
         if self.maxlen == Some(0) {
             out.push((None, "`maxlen` must be at least 1".into()));
         }
+        out.extend(self.retry.validate());
         out
     }
 

@@ -54,6 +54,28 @@ impl Default for RetryPolicy {
 const FLOOR: Duration = Duration::from_millis(5);
 
 impl RetryPolicy {
+    /// Settings that cannot work: no try at all, or a cap below the first
+    /// wait. The durations themselves are bounded when parsed.
+    pub fn validate(&self) -> Vec<(Option<std::ops::Range<usize>>, String)> {
+        let mut out = Vec::new();
+        if self.attempts == 0 {
+            out.push((
+                None,
+                "`retry.attempts` must be at least 1 (the first try counts)".to_string(),
+            ));
+        }
+        if self.max < self.initial {
+            out.push((
+                None,
+                format!(
+                    "`retry.max` ({:?}) must be at least `retry.initial` ({:?})",
+                    self.max, self.initial
+                ),
+            ));
+        }
+        out
+    }
+
     /// The wait after failed try number `failures` (1-based): uniform in
     /// `[0, min(max, initial * 2^(failures-1))]` ("full jitter"), so many
     /// sinks do not hammer a recovering peer in lockstep.

@@ -48,10 +48,11 @@ pub struct TcpSinkConfig {
 impl TcpSinkConfig {
     /// Checks the address's form (the peer may well be down at start).
     pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        match crate::sources::tcp::check_address(&self.address) {
-            Ok(()) => Vec::new(),
-            Err(e) => vec![(None, e)],
+        let mut out = self.retry.validate();
+        if let Err(e) = crate::sources::tcp::check_address(&self.address) {
+            out.push((None, e));
         }
+        out
     }
 
     /// Drains the input to the peer until the input closes.

@@ -36,6 +36,7 @@ use crate::sources::lines::{Acker, Idle, Position, Stream};
 use crate::sources::replay::{Replay, ReplayConfig};
 use crate::sources::{SourceContext, lines};
 use crate::stats::StageStats;
+use crate::topology::thread;
 
 /// Settings of a `file` source.
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +98,7 @@ impl FileConfig {
                 out.push((None, format!("invalid glob `{p}` in `path`: {e}")));
             }
         }
+        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
         if let Some(replay) = &self.replay {
             out.extend(replay.validate());
             if self.follow {
@@ -216,26 +218,30 @@ impl OpenFiles {
                     (me.clone(), ctx.clone(), handle.clone(), inputs.clone());
                 let (path, resume, tx) = (path.clone(), resume.clone(), ack_tx.clone());
                 let origin = crate::event::mix_origin(ctx.origin, i as u32);
-                threads.push(tokio::task::spawn_blocking(move || {
+                // One graph thread per followed file, `STAGE#INDEX`: they
+                // last as long as the graph, so not the capped blocking pool.
+                let name = format!("{}#{i}", ctx.name);
+                threads.push(thread::spawn(name, move || {
                     me.follow_one(&path, origin, &resume, tx, &inputs, &mut ctx, &handle)
-                }));
+                })?);
             }
             let mut result = Ok(());
             for t in threads {
-                result = result.and(t.await?);
+                result = result.and(t.join().await);
             }
             result
         } else {
             let (me, mut ctx, handle, inputs) =
                 (me.clone(), ctx.clone(), handle.clone(), inputs.clone());
             let tx = ack_tx.clone();
-            tokio::task::spawn_blocking(move || match &me.replay {
+            let name = ctx.name.clone();
+            thread::run(name, move || match &me.replay {
                 Some(replay) => {
                     super::replay::run(&me, replay, &resume, tx, &inputs, &mut ctx, &handle)
                 }
                 None => me.read_all(&resume, tx, &inputs, &mut ctx, &handle),
             })
-            .await?
+            .await
         };
         // Busy: reading and decoding, not waiting on a full edge (a replay
         // also leaves out its pacing, and counts its own).

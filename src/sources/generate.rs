@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
+use crate::config::limits;
 use crate::event::{Event, name_hash};
 use crate::sources::SourceContext;
 
@@ -45,17 +46,14 @@ const MESSAGES: &[&str] = &[
 const BASE_TS_MS: i64 = 1_767_225_600_000;
 
 impl GenerateConfig {
-    /// Checks `rate`.
+    /// Checks `rate`: the pacing divides by it and turns the quotient into
+    /// a duration, which must stay within what clocks hold.
     pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        match self.rate {
-            Some(r) if !(r > 0.0 && r.is_finite()) => {
-                vec![(
-                    None,
-                    format!("`rate` must be a positive number of events per second, got {r}"),
-                )]
-            }
-            _ => Vec::new(),
-        }
+        self.rate
+            .and_then(|r| limits::rate("rate", r))
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
     }
 
     /// Produces the events, paced by `rate` when set.
@@ -68,9 +66,13 @@ impl GenerateConfig {
             let mut n = (ctx.batch_events as u64).min(total - made);
             if let Some(rate) = self.rate {
                 // Emit what is due by now; if nothing is, sleep until the next one.
-                let due = (started.elapsed().as_secs_f64() * rate) as u64 + 1;
+                // `as` saturates, and `rate` is bounded at `check`, so
+                // neither the count nor the instant can overflow.
+                let due = ((started.elapsed().as_secs_f64() * rate) as u64).saturating_add(1);
                 if due <= made {
-                    let at = started + Duration::from_secs_f64(made as f64 / rate);
+                    let wait = Duration::try_from_secs_f64(made as f64 / rate)
+                        .unwrap_or(limits::MAX_DURATION);
+                    let at = started + wait.min(limits::MAX_DURATION);
                     tokio::select! {
                         _ = tokio::time::sleep_until(at) => {}
                         _ = ctx.shutdown.recv() => break,
@@ -81,6 +83,7 @@ impl GenerateConfig {
             }
             // One buffer per batch; each event is a slice of it (canonical
             // JSON text: nothing is parsed unless a stage needs the value).
+            // n is at most batch_events, itself at most the edge capacity.
             let mut text = Vec::with_capacity(n as usize * 160);
             let mut ends = Vec::with_capacity(n as usize);
             for i in made..made + n {
@@ -133,7 +136,10 @@ fn event(seq: u64, rng: &mut StdRng, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"seq\":");
     int(seq, out);
     out.extend_from_slice(b",\"ts\":");
-    int((BASE_TS_MS as u64) + seq * 10, out);
+    int(
+        (BASE_TS_MS as u64).saturating_add(seq.saturating_mul(10)),
+        out,
+    );
     for (key, value) in [("host", host), ("level", level), ("path", path)] {
         out.extend_from_slice(b",\"");
         out.extend_from_slice(key.as_bytes());

@@ -82,7 +82,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Generate(g) => g.validate(),
             SourceConfig::File(f) => f.validate(),
-            SourceConfig::Stdin(_) => Vec::new(),
+            SourceConfig::Stdin(c) => c.validate(),
             SourceConfig::Tcp(c) => c.validate(),
             SourceConfig::Udp(c) => c.validate(),
             SourceConfig::Unix(c) => c.validate(),

@@ -131,9 +131,12 @@ impl RedisStreamConfig {
         if self.consumer.as_deref() == Some("") {
             out.push((None, "`consumer` must not be empty".into()));
         }
-        if self.batch_size == 0 {
-            out.push((None, "`batch_size` must be at least 1".into()));
-        }
+        // One reply of `batch_size` entries is held in memory at once.
+        let max_batch = crate::config::limits::MAX_REDIS_BATCH;
+        out.extend(
+            crate::config::limits::int_range("batch_size", self.batch_size, 1, max_batch)
+                .map(|m| (None, m)),
+        );
         if self.block < Duration::from_millis(1) {
             out.push((
                 None,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
 use crate::sources::{SourceContext, lines};
 use crate::topology::shutdown::Shutdown;
+use crate::topology::thread;
 
 /// Size of one raw read from stdin.
 const CHUNK: usize = 256 * 1024;
@@ -33,13 +34,23 @@ fn default_max_line() -> usize {
 }
 
 impl StdinConfig {
+    /// Checks `max_line_bytes`: the reader's buffer may grow to it.
+    pub fn validate(&self) -> Vec<(Option<std::ops::Range<usize>>, String)> {
+        crate::config::limits::line_bytes(self.max_line_bytes)
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
+    }
+
     /// Reads stdin until EOF or shutdown.
     pub async fn run(self, mut ctx: SourceContext) -> anyhow::Result<()> {
         // Two chunks in the hand-over: enough to keep the reader busy while
         // a chunk is decoded, bounded so a stalled graph stops the reading.
         let (tx, rx) = async_channel::bounded::<io::Result<Vec<u8>>>(2);
+        // Detached, not awaited: a read that never returns must not hold up
+        // the end of the graph (the framing side ends on shutdown instead).
         std::thread::Builder::new()
-            .name("sluice-stdin".into())
+            .name(format!("{}-read", ctx.name))
             .spawn(move || {
                 let mut stdin = io::stdin().lock();
                 loop {
@@ -59,7 +70,10 @@ impl StdinConfig {
                 }
             })?;
         let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
+        // The pump lasts as long as the input: a graph thread, not the
+        // runtime's capped blocking pool (see `topology::thread`).
+        let name = ctx.name.clone();
+        thread::run(name, move || {
             let input = Chunks {
                 rx,
                 shutdown: ctx.shutdown.clone(),
@@ -83,7 +97,7 @@ impl StdinConfig {
             .map(|_| ())
             .map_err(|e| anyhow::anyhow!("reading stdin: {e}"))
         })
-        .await?
+        .await
     }
 }
 

@@ -36,12 +36,19 @@ impl TcpConfig {
         if let Err(e) = check_address(&self.address) {
             out.push((None, e));
         }
-        if self.max_connections == 0 {
-            out.push((None, "`max_connections` must be at least 1".to_string()));
-        }
-        if self.max_line_bytes == 0 {
-            out.push((None, "`max_line_bytes` must be at least 1".to_string()));
-        }
+        // Bounded: the connection limit is a semaphore (which refuses
+        // huge counts) and each connection's buffer may grow to a line.
+        let max_connections = crate::config::limits::MAX_CONNECTIONS;
+        out.extend(
+            crate::config::limits::int_range(
+                "max_connections",
+                self.max_connections,
+                1,
+                max_connections,
+            )
+            .map(|m| (None, m)),
+        );
+        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
         out
     }
 

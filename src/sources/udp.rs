@@ -38,9 +38,7 @@ impl UdpConfig {
         if let Err(e) = check_address(&self.address) {
             out.push((None, e));
         }
-        if self.max_line_bytes == 0 {
-            out.push((None, "`max_line_bytes` must be at least 1".to_string()));
-        }
+        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
         out
     }
 

@@ -231,9 +231,10 @@ pub fn build(
                 let rx = receiver
                     .and_then(|r| r.share())
                     .context("a transform's input edge is never ordered")?;
-                for transform in instances {
+                for (index, transform) in instances.into_iter().enumerate() {
                     pieces.workers.push(Worker {
                         name: s.name.clone(),
+                        index,
                         transform,
                         input: rx.clone(),
                         outputs: outputs.clone(),

@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod running;
 pub mod shutdown;
 pub mod source_outputs;
+pub mod thread;
 mod worker;
 
 pub use builder::build;

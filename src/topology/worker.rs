@@ -10,12 +10,16 @@ use async_channel::Receiver;
 use crate::event::{Batch, Event, Permit, mix_origin};
 use crate::stats::{InFlight, StageStats};
 use crate::topology::fanout::Outputs;
+use crate::topology::thread;
 use crate::transforms::{BatchCtx, Transform};
 
 /// Everything one worker task owns.
 pub struct Worker {
     /// Stage name.
     pub name: String,
+    /// Which of the stage's workers this is: with the name, it names the
+    /// worker's thread (`top -H`, panic messages).
+    pub index: usize,
     /// This worker's instance of the transform.
     pub transform: Transform,
     /// The stage's input edge, shared with the other workers.
@@ -39,15 +43,18 @@ impl Worker {
     /// senders: the last worker to finish closes the stage's outputs.
     ///
     /// A transform that computes (jq, filter, route, parse_regex, sample)
-    /// runs on a thread of its own: a CPU-bound batch on the async runtime
-    /// would hold a runtime thread, and the runtime's scheduler may keep a
-    /// stage's workers on one thread (measured: 2 workers ran no faster
-    /// than 1). A transform that waits (delay) runs as a task.
+    /// runs on a thread of its own, `STAGE#INDEX`: a CPU-bound batch on the
+    /// async runtime would hold a runtime thread, and the runtime's
+    /// scheduler may keep a stage's workers on one thread (measured: 2
+    /// workers ran no faster than 1). Not tokio's blocking pool: its cap
+    /// would make workers past it wait forever (see [`thread`]). A
+    /// transform that waits (delay) runs as a task.
     pub async fn run(self) -> anyhow::Result<()> {
         match self.transform {
             Transform::Sync(_) => {
                 let handle = tokio::runtime::Handle::current();
-                tokio::task::spawn_blocking(move || self.run_blocking(&handle)).await?
+                let name = format!("{}#{}", self.name, self.index);
+                thread::run(name, move || self.run_blocking(&handle)).await
             }
             Transform::Async(_) => self.run_async().await,
         }

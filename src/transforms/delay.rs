@@ -29,6 +29,16 @@ pub struct DelayConfig {
 }
 
 impl DelayConfig {
+    /// A zero `timeout` could never be met: every event would fail.
+    pub fn validate(&self) -> Vec<crate::transforms::Problem> {
+        let min = Duration::from_millis(1);
+        self.timeout
+            .and_then(|t| crate::config::limits::at_least("timeout", t, min))
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
+    }
+
     /// A delay stage.
     pub fn build(&self) -> Delay {
         Delay {

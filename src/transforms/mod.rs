@@ -71,7 +71,7 @@ impl TransformConfig {
             TransformConfig::Filter(c) => check_program(text, &c.condition),
             TransformConfig::Jq(c) => check_program(text, &c.program),
             TransformConfig::Sample(c) => c.validate(),
-            TransformConfig::Delay(_) => Vec::new(),
+            TransformConfig::Delay(c) => c.validate(),
             TransformConfig::Route(c) => c.validate(text),
             TransformConfig::ParseRegex(c) => c.validate(),
         }

@@ -1,0 +1,319 @@
+//! Config values that used to abort sluice (an edge allocated from a huge
+//! `capacity`, a `Duration` panic from a tiny `rate`, workers starving the
+//! runtime's thread pool, a duration past what clocks hold) are refused by
+//! `check` and by `run` with a `FILE:LINE:COL` diagnostic at the value, and
+//! nothing starts. A pipeline with more worker threads than tokio's blocking
+//! pool holds still reads, checkpoints and ends.
+
+mod common;
+mod config_support;
+mod daemon_support;
+
+use std::time::{Duration, Instant};
+
+use common::{toml_path, write};
+use config_support::{check_bad, pos, run_cmd};
+use daemon_support::{Daemon, PATIENCE};
+
+/// One refused config: `OUT` stands for a file sink's path that must never
+/// be created; the diagnostic is at `needle` (after `anchor`) and contains
+/// every one of `parts`.
+struct Case {
+    what: &'static str,
+    config: &'static str,
+    needle: &'static str,
+    anchor: Option<&'static str>,
+    parts: &'static [&'static str],
+}
+
+/// A source and a file sink that the cases extend.
+const TAIL: &str = r#"
+[sources.app]
+type = "generate"
+count = 10
+
+[sinks.out]
+type = "file"
+inputs = ["app"]
+path = OUT
+"#;
+
+const CASES: &[Case] = &[
+    Case {
+        what: "pipeline capacity of a trillion events",
+        config: "[pipeline]\ncapacity = 1000000000000\n",
+        needle: "1000000000000",
+        anchor: None,
+        parts: &[
+            "`pipeline.capacity` must be between 1 and 1048576",
+            "1000000000000",
+        ],
+    },
+    Case {
+        what: "a transform's capacity of a trillion events",
+        config: "[transforms.t]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = \".\"\ncapacity = 1000000000000\n",
+        needle: "1000000000000",
+        anchor: None,
+        parts: &["`capacity` must be between 1 and 1048576"],
+    },
+    Case {
+        what: "a sink's capacity of a trillion events",
+        config: "[sinks.slow]\ntype = \"blackhole\"\ninputs = [\"app\"]\ncapacity = 1000000000000\n",
+        needle: "1000000000000",
+        anchor: None,
+        parts: &["`capacity` must be between 1 and 1048576"],
+    },
+    Case {
+        what: "100000 workers",
+        config: "[transforms.t]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = \".\"\nworkers = 100000\n",
+        needle: "100000",
+        anchor: Some("workers"),
+        parts: &["`workers` must be between 1 and 1024", "100000"],
+    },
+    Case {
+        what: "generate at 1e-20 events per second",
+        config: "[sources.slow]\ntype = \"generate\"\nrate = 1e-20\n\n[sinks.s]\ntype = \"blackhole\"\ninputs = [\"slow\"]\n",
+        needle: "1e-20",
+        anchor: None,
+        parts: &[
+            "source `slow`",
+            "`rate` must be a number of events per second between",
+            "got 1e-20",
+        ],
+    },
+    Case {
+        what: "blackhole at 1e-20 events per second",
+        config: "[sinks.slow]\ntype = \"blackhole\"\ninputs = [\"app\"]\nrate = 1e-20\n",
+        needle: "1e-20",
+        anchor: None,
+        parts: &[
+            "sink `slow`",
+            "`rate` must be a number of events per second",
+        ],
+    },
+    Case {
+        what: "a negative rate",
+        config: "[sinks.slow]\ntype = \"blackhole\"\ninputs = [\"app\"]\nrate = -5.0\n",
+        needle: "-5.0",
+        anchor: None,
+        parts: &["`rate`", "got -5"],
+    },
+    Case {
+        what: "a NaN rate",
+        config: "[sources.slow]\ntype = \"generate\"\nrate = nan\n\n[sinks.s]\ntype = \"blackhole\"\ninputs = [\"slow\"]\n",
+        needle: "nan",
+        anchor: Some("rate"),
+        parts: &["`rate`", "got NaN"],
+    },
+    Case {
+        what: "an infinite rate",
+        config: "[sinks.slow]\ntype = \"blackhole\"\ninputs = [\"app\"]\nrate = inf\n",
+        needle: "inf",
+        anchor: Some("rate"),
+        parts: &["`rate`", "got inf"],
+    },
+    Case {
+        what: "sample.rate = 2",
+        config: "[transforms.s]\ntype = \"sample\"\ninputs = [\"app\"]\nrate = 2\n",
+        needle: "2\n",
+        anchor: Some("rate"),
+        parts: &["transform `s`", "`rate` must be between 0 and 1, got 2"],
+    },
+    Case {
+        what: "a duration that overflows",
+        config: "[pipeline]\nshutdown_grace = \"99999999999999999999s\"\n",
+        needle: "\"99999999999999999999s\"",
+        anchor: None,
+        parts: &["invalid duration `99999999999999999999s`"],
+    },
+    Case {
+        what: "a delay past the longest duration",
+        config: "[transforms.d]\ntype = \"delay\"\ninputs = [\"app\"]\nduration = \"9000h\"\n",
+        needle: "\"9000h\"",
+        anchor: None,
+        parts: &["the longest accepted is 365 days"],
+    },
+    Case {
+        what: "a zero shutdown_grace",
+        config: "[pipeline]\nshutdown_grace = \"0ms\"\n",
+        needle: "\"0ms\"",
+        anchor: None,
+        parts: &["`pipeline.shutdown_grace` must be at least 1ms"],
+    },
+    Case {
+        what: "a zero delay timeout",
+        config: "[transforms.d]\ntype = \"delay\"\ninputs = [\"app\"]\nduration = \"1ms\"\ntimeout = \"0s\"\n",
+        needle: "\"0s\"",
+        anchor: None,
+        parts: &["transform `d`", "`timeout` must be at least 1ms"],
+    },
+    Case {
+        what: "ten billion connections",
+        config: "[sources.net]\ntype = \"tcp\"\naddress = \"127.0.0.1:0\"\nmax_connections = 10000000000\n\n[sinks.n]\ntype = \"blackhole\"\ninputs = [\"net\"]\n",
+        needle: "10000000000",
+        anchor: None,
+        parts: &["`max_connections` must be between 1 and 1048576"],
+    },
+    Case {
+        what: "a line limit of 2^62 bytes",
+        config: "[sources.in]\ntype = \"stdin\"\nmax_line_bytes = 4611686018427387904\n\n[sinks.i]\ntype = \"blackhole\"\ninputs = [\"in\"]\n",
+        needle: "4611686018427387904",
+        anchor: None,
+        parts: &["`max_line_bytes` must be between 1 and 1073741824"],
+    },
+    Case {
+        what: "a negative line limit",
+        config: "[sources.in]\ntype = \"stdin\"\nmax_line_bytes = -1\n\n[sinks.i]\ntype = \"blackhole\"\ninputs = [\"in\"]\n",
+        needle: "-1",
+        anchor: None,
+        parts: &["invalid value"],
+    },
+    Case {
+        what: "no retry attempt",
+        config: "[sinks.peer]\ntype = \"tcp\"\ninputs = [\"app\"]\naddress = \"127.0.0.1:9\"\nretry = { attempts = 0 }\n",
+        needle: "0 }",
+        anchor: Some("attempts"),
+        parts: &["sink `peer`", "`retry.attempts` must be at least 1"],
+    },
+];
+
+/// Every case is refused by `check` (exit 2, one diagnostic at the value)
+/// and by `run` (the same diagnostic, and the file sink never opened).
+#[test]
+fn values_that_used_to_abort_are_refused_at_their_key() {
+    for case in CASES {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out/never.jsonl");
+        let config = format!("{}{TAIL}", case.config).replace("OUT", &toml_path(&out));
+        let place = pos(&config, case.needle, case.anchor);
+
+        let checked = run_cmd("check", dir.path(), "bad.toml", &config);
+        assert_eq!(checked.code, Some(2), "{}: {}", case.what, checked.stderr);
+        assert_eq!(
+            checked.diagnostics().len(),
+            1,
+            "{}: {}",
+            case.what,
+            checked.stderr
+        );
+        assert!(
+            checked
+                .at(place)
+                .iter()
+                .any(|m| case.parts.iter().all(|p| m.contains(p))),
+            "{}: no diagnostic at {place:?} containing {:?}:\n{}",
+            case.what,
+            case.parts,
+            checked.stderr
+        );
+        assert!(!checked.stderr.contains("panicked"), "{}", checked.stderr);
+
+        let ran = run_cmd("run", dir.path(), "bad.toml", &config);
+        assert_eq!(ran.code, Some(2), "{}: {}", case.what, ran.stderr);
+        assert_eq!(ran.diagnostics(), checked.diagnostics(), "{}", case.what);
+        assert!(
+            !out.parent().unwrap().exists(),
+            "{}: the sink was opened",
+            case.what
+        );
+    }
+}
+
+/// Five stages of 1000 workers each: every stage is within its bound, the
+/// sum is not, and the stage that crosses it is named.
+#[test]
+fn too_many_worker_threads_in_all_are_refused() {
+    let mut config = String::from("[sources.app]\ntype = \"generate\"\ncount = 1\n");
+    let mut input = "app".to_string();
+    for i in 0..5 {
+        config.push_str(&format!(
+            "\n[transforms.t{i}]\ntype = \"jq\"\ninputs = [\"{input}\"]\nprogram = \".\"\nworkers = 1000\n"
+        ));
+        input = format!("t{i}");
+    }
+    config.push_str(&format!(
+        "\n[sinks.out]\ntype = \"blackhole\"\ninputs = [\"{input}\"]\n"
+    ));
+    let (_dir, c) = check_bad(&config, 1);
+    c.expect(
+        pos(&config, "[transforms.t4]", None),
+        &["transform `t4`", "more than 4096 threads"],
+    );
+}
+
+/// 600 worker threads across three stages (more than tokio's blocking pool
+/// of 512), a followed file and a `data_dir`: the follower reads every
+/// line, the sink writes them, the periodic checkpoint flush (a short
+/// blocking call) records the whole file as acknowledged while the graph
+/// still runs, and SIGTERM ends it cleanly.
+#[test]
+fn many_workers_leave_the_follower_and_the_checkpoint_flusher_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2000;
+    let input = write(dir.path(), "in.jsonl", common::id_lines(n));
+    let len = std::fs::metadata(&input).unwrap().len();
+    let out = dir.path().join("out.jsonl");
+    let data = dir.path().join("state");
+    let config = format!(
+        r#"
+[pipeline]
+data_dir = {data}
+capacity = 64
+
+[sources.app]
+type = "file"
+path = {input}
+follow = true
+
+[transforms.a]
+type = "filter"
+inputs = ["app"]
+condition = "true"
+workers = 200
+
+[transforms.b]
+type = "jq"
+inputs = ["a"]
+program = "."
+workers = 200
+
+[transforms.c]
+type = "sample"
+inputs = ["b"]
+rate = 1
+workers = 200
+
+[sinks.out]
+type = "file"
+inputs = ["c"]
+path = {out}
+"#,
+        data = toml_path(&data),
+        input = toml_path(&input),
+        out = toml_path(&out),
+    );
+    let file = write(dir.path(), "many.toml", &config);
+    let mut daemon = Daemon::start(&file, &["--quiet"], &[]);
+    let key = input.display().to_string();
+    let checkpoint = data.join("checkpoint.json");
+    let committed = || -> Option<u64> {
+        let text = std::fs::read(&checkpoint).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        v["sources"]["app"][key.as_str()]["offset"].as_u64()
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while committed() != Some(len) {
+        assert!(
+            Instant::now() < deadline,
+            "the checkpoint never recorded offset {len} (now {:?}); stderr:\n{}",
+            committed(),
+            daemon.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Acknowledged means written: every line is in the output already.
+    let written = std::fs::read(&out).unwrap();
+    assert_eq!(common::sorted_ids(&written), (1..=n).collect::<Vec<_>>());
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}; stderr:\n{}", daemon.stderr());
+}
