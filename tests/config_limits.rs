@@ -220,7 +220,7 @@ fn values_that_used_to_abort_are_refused_at_their_key() {
 }
 
 /// Five stages of 1000 workers each: every stage is within its bound, the
-/// sum is not, and the stage that crosses it is named.
+/// sum is not, and the stage that crosses it (the third) is named.
 #[test]
 fn too_many_worker_threads_in_all_are_refused() {
     let mut config = String::from("[sources.app]\ntype = \"generate\"\ncount = 1\n");
@@ -236,8 +236,8 @@ fn too_many_worker_threads_in_all_are_refused() {
     ));
     let (_dir, c) = check_bad(&config, 1);
     c.expect(
-        pos(&config, "[transforms.t4]", None),
-        &["transform `t4`", "more than 4096 threads"],
+        pos(&config, "[transforms.t2]", None),
+        &["transform `t2`", "more than 2048 threads"],
     );
 }
 
