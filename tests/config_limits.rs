@@ -175,6 +175,13 @@ const CASES: &[Case] = &[
         anchor: Some("attempts"),
         parts: &["sink `peer`", "`retry.attempts` must be at least 1"],
     },
+    Case {
+        what: "a stage name holding a NUL byte (it names the stage's threads)",
+        config: "[transforms.\"t\\u0000\"]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = \".\"\n",
+        needle: "\"t\\u0000\"",
+        anchor: None,
+        parts: &["invalid stage name `t\\0`", "control characters"],
+    },
 ];
 
 /// Every case is refused by `check` (exit 2, one diagnostic at the value)

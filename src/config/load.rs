@@ -144,11 +144,14 @@ fn parse_stage(
     let name = name.into_inner().into_owned();
     let span = value.span();
     let keys = KeySpans::of(&value);
-    if name.is_empty() || name.contains('.') || name.contains(char::is_whitespace) {
+    // Control characters too: a name is printed in logs and names threads.
+    let bad_char = |c: char| c == '.' || c.is_whitespace() || c.is_control();
+    if name.is_empty() || name.contains(bad_char) {
         diags.push(
             name_span.clone(),
             format!(
-                "invalid stage name `{name}`: use letters, digits, `_` or `-` (no dots or spaces)"
+                "invalid stage name `{}`: use letters, digits, `_` or `-` (no dots, spaces or control characters)",
+                name.escape_debug()
             ),
         );
     }

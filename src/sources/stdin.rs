@@ -49,26 +49,24 @@ impl StdinConfig {
         let (tx, rx) = async_channel::bounded::<io::Result<Vec<u8>>>(2);
         // Detached, not awaited: a read that never returns must not hold up
         // the end of the graph (the framing side ends on shutdown instead).
-        std::thread::Builder::new()
-            .name(format!("{}-read", ctx.name))
-            .spawn(move || {
-                let mut stdin = io::stdin().lock();
-                loop {
-                    let mut buf = vec![0u8; CHUNK];
-                    let r = match stdin.read(&mut buf) {
-                        Ok(n) => {
-                            buf.truncate(n);
-                            Ok(buf)
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => Err(e),
-                    };
-                    let end = !matches!(&r, Ok(b) if !b.is_empty());
-                    if tx.send_blocking(r).is_err() || end {
-                        return;
+        thread::builder(&format!("{}-read", ctx.name)).spawn(move || {
+            let mut stdin = io::stdin().lock();
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let r = match stdin.read(&mut buf) {
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
                     }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let end = !matches!(&r, Ok(b) if !b.is_empty());
+                if tx.send_blocking(r).is_err() || end {
+                    return;
                 }
-            })?;
+            }
+        })?;
         let handle = tokio::runtime::Handle::current();
         // The pump lasts as long as the input: a graph thread, not the
         // runtime's capped blocking pool (see `topology::thread`).

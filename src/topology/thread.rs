@@ -33,8 +33,7 @@ where
     F: FnOnce() -> anyhow::Result<T> + Send + 'static,
 {
     let (done, result) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name(name.clone())
+    builder(&name)
         .spawn(move || {
             // The default hook has already printed the panic with the
             // thread's name; the message also goes back to the graph.
@@ -43,6 +42,14 @@ where
         })
         .with_context(|| format!("cannot start thread `{name}`"))?;
     Ok(Joined { name, result })
+}
+
+/// A thread builder named `name`, with control characters replaced: std
+/// panics on a name holding a NUL byte, and a stage name comes from the
+/// config (check refuses such names; this keeps any caller safe).
+pub fn builder(name: &str) -> std::thread::Builder {
+    let clean = name.replace(|c: char| c.is_control(), "?");
+    std::thread::Builder::new().name(clean)
 }
 
 /// A running graph thread, to be awaited.
@@ -89,6 +96,16 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(name.as_deref(), Some("probe#3"));
+    }
+
+    #[tokio::test]
+    async fn a_name_with_a_nul_byte_is_cleaned_not_a_panic() {
+        let name = run("a\0b#0".into(), || {
+            Ok(std::thread::current().name().map(str::to_owned))
+        })
+        .await
+        .unwrap();
+        assert_eq!(name.as_deref(), Some("a?b#0"));
     }
 
     #[tokio::test]
