@@ -10,6 +10,7 @@ use crate::transforms::{TransformConfig, jq::JqConfig};
 
 /// The pipeline for `args`, or why it cannot be built.
 pub fn config(args: &FilterArgs) -> Result<Config, String> {
+    crate::transforms::program_depth(&args.program).map_err(|(_, message)| message)?;
     if let Err(errs) = crate::jq::Program::compile(&args.program) {
         let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         return Err(format!("invalid jq program: {}", list.join("; ")));

@@ -228,6 +228,7 @@ fn values_that_used_to_abort_are_refused_at_their_key() {
 
 /// Five stages of 1000 workers each: every stage is within its bound, the
 /// sum is not, and the stage that crosses it (the third) is named.
+/// Two stages at the per-stage bound are within it.
 #[test]
 fn too_many_worker_threads_in_all_are_refused() {
     let mut config = String::from("[sources.app]\ntype = \"generate\"\ncount = 1\n");
@@ -246,6 +247,14 @@ fn too_many_worker_threads_in_all_are_refused() {
         pos(&config, "[transforms.t2]", None),
         &["transform `t2`", "more than 2048 threads"],
     );
+
+    let two = "[sources.app]\ntype = \"generate\"\ncount = 1\n\n\
+        [transforms.a]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = \".\"\nworkers = 1024\n\n\
+        [transforms.b]\ntype = \"jq\"\ninputs = [\"a\"]\nprogram = \".\"\nworkers = 1024\n\n\
+        [sinks.out]\ntype = \"blackhole\"\ninputs = [\"b\"]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let c = run_cmd("check", dir.path(), "two.toml", two);
+    assert_eq!(c.code, Some(0), "{}", c.stderr);
 }
 
 /// 600 worker threads across three stages (more than tokio's blocking pool
@@ -323,4 +332,43 @@ path = {out}
     assert_eq!(common::sorted_ids(&written), (1..=n).collect::<Vec<_>>());
     let status = daemon.terminate();
     assert!(status.success(), "{status:?}; stderr:\n{}", daemon.stderr());
+}
+
+/// A jq program nested 3000 deep used to overflow the stack of `check`
+/// (an abort): it is refused at the bracket that crosses the limit, by
+/// `check` for a config and by `sluice filter` for its argument.
+#[test]
+fn a_jq_program_nested_too_deeply_is_refused_not_a_stack_overflow() {
+    let deep = format!("{}.{}", "(".repeat(3000), ")".repeat(3000));
+    let config = format!(
+        "[transforms.t]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = \"{deep}\"\n{}",
+        TAIL.replace("OUT", "\"out.jsonl\"")
+    );
+    let (_dir, c) = check_bad(&config, 1);
+    let (line, col) = pos(&config, "(", Some("program"));
+    c.expect(
+        (line, col + 256),
+        &[
+            "transform `t`",
+            "nested or chained too deeply",
+            "more than 256",
+        ],
+    );
+
+    let filtered = common::sluice()
+        .arg("filter")
+        .arg(&deep)
+        .write_stdin("{}\n")
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(
+        filtered.status.code(),
+        Some(2),
+        "{}",
+        common::describe(&filtered)
+    );
+    let stderr = String::from_utf8_lossy(&filtered.stderr);
+    assert!(stderr.contains("nested or chained too deeply"), "{stderr}");
+    assert!(filtered.stdout.is_empty());
 }

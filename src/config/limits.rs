@@ -13,7 +13,8 @@ use std::time::Duration;
 /// the point where more workers stop helping on any machine sluice runs on.
 pub const MAX_WORKERS: usize = 1024;
 
-/// Most worker threads a whole pipeline may have, summed over its stages.
+/// Most worker threads a whole pipeline may have, summed over its
+/// transforms (two stages at [`MAX_WORKERS`]).
 /// A worker thread costs memory whether or not it is busy: measured 0.5 to
 /// 1.3 MiB resident each (its stack and its allocator heap; 2048 workers
 /// of two jq stages ran in 1.1 GiB), so 2048 keeps a config from eating a

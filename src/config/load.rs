@@ -352,14 +352,13 @@ fn bounded(
 /// [`MAX_TOTAL_WORKERS`], at the stage that crosses the limit.
 fn check_total_workers(stages: &[StageConfig], diags: &mut Diagnostics<'_>) {
     let mut total = 0;
-    for s in stages {
+    for s in stages.iter().filter(|s| s.role == Role::Transform) {
         total += s.workers;
         if total > MAX_TOTAL_WORKERS {
             diags.push(
                 s.span.clone(),
                 format!(
-                    "{} `{}`: the stages' `workers` add up to more than {MAX_TOTAL_WORKERS} threads; use fewer workers",
-                    s.role.as_str(),
+                    "transform `{}`: the transforms' `workers` add up to more than {MAX_TOTAL_WORKERS} threads; use fewer workers",
                     s.name
                 ),
             );

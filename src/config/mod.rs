@@ -7,6 +7,7 @@
 
 pub mod diagnostic;
 pub mod duration;
+pub mod jq_depth;
 mod keys;
 pub mod limits;
 mod load;

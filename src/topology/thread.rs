@@ -44,12 +44,20 @@ where
     Ok(Joined { name, result })
 }
 
+/// Stack of a graph thread: the main thread's 8 MiB rather than Rust's
+/// 2 MiB default, because jq evaluation recurses as deep as the program
+/// nests (`config::jq_depth` bounds programs for this size). Only the
+/// pages a thread touches are resident.
+pub const STACK_BYTES: usize = 8 << 20;
+
 /// A thread builder named `name`, with control characters replaced: std
 /// panics on a name holding a NUL byte, and a stage name comes from the
 /// config (check refuses such names; this keeps any caller safe).
 pub fn builder(name: &str) -> std::thread::Builder {
     let clean = name.replace(|c: char| c.is_control(), "?");
-    std::thread::Builder::new().name(clean)
+    std::thread::Builder::new()
+        .name(clean)
+        .stack_size(STACK_BYTES)
 }
 
 /// A running graph thread, to be awaited.

@@ -181,6 +181,12 @@ impl Transform {
 /// Compiles a jq program from the config, reporting errors at their place in
 /// the config text.
 pub fn check_program(text: &str, program: &Spanned<String>) -> Vec<Problem> {
+    // Before compiling: too deep a program would overflow the stack there.
+    if let Err(message) = program_depth(program.get_ref()) {
+        let offset = message.0;
+        let at = program_offset(text, program, Some(offset));
+        return vec![(Some(at..at), message.1)];
+    }
     match crate::jq::Program::compile(program.get_ref()) {
         Ok(_) => Vec::new(),
         Err(errs) => errs
@@ -191,6 +197,20 @@ pub fn check_program(text: &str, program: &Spanned<String>) -> Vec<Problem> {
             })
             .collect(),
     }
+}
+
+/// `Err((offset, message))` when `program` nests deeper than jaq can
+/// compile and run on a graph thread's stack (see `config::jq_depth`).
+pub fn program_depth(program: &str) -> Result<(), (usize, String)> {
+    use crate::config::jq_depth::{MAX_PROGRAM_DEPTH, check};
+    check(program, MAX_PROGRAM_DEPTH).map_err(|(offset, max)| {
+        (
+            offset,
+            format!(
+                "invalid jq program: nested or chained too deeply (more than {max} levels of brackets and operators); split it across several stages"
+            ),
+        )
+    })
 }
 
 /// Byte offset in the config text of `offset` within a program string,
