@@ -9,9 +9,17 @@
 //! checkpoint flush) and every later loop. With the loops here, the pool
 //! only ever serves short calls and no config can exhaust it.
 
+use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
 
 use anyhow::Context as _;
+
+thread_local! {
+    /// On a graph thread: set once nobody awaits the thread any more.
+    static ABANDONED: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+}
 
 /// Runs `body` on a new OS thread named `name` and waits for its result
 /// without blocking the runtime (see [`spawn`]).
@@ -33,15 +41,64 @@ where
     F: FnOnce() -> anyhow::Result<T> + Send + 'static,
 {
     let (done, result) = tokio::sync::oneshot::channel();
+    // The thread runs inside the caller's runtime context, as a
+    // blocking-pool thread does: the loops create timers and tasks
+    // (`tokio::time::sleep(..)` before `block_on`), which panic without one.
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    quiet_when_abandoned();
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let flag = abandoned.clone();
     builder(&name)
         .spawn(move || {
+            ABANDONED.with(|a| *a.borrow_mut() = Some(flag));
+            let _context = runtime.as_ref().map(|r| r.enter());
             // The default hook has already printed the panic with the
             // thread's name; the message also goes back to the graph.
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(body));
             let _ = done.send(outcome);
         })
         .with_context(|| format!("cannot start thread `{name}`"))?;
-    Ok(Joined { name, result })
+    Ok(Joined {
+        name,
+        result,
+        _awaited: Awaited(abandoned),
+    })
+}
+
+/// Installs, once, a panic hook that stays silent for a graph thread
+/// nobody awaits any more: after a forced stop the graph abandons its
+/// threads and the runtime shuts down under them, and a thread still in
+/// `block_on` (a sink sleeping between retries) then panics with tokio's
+/// "being shutdown". That is the end of a stop already reported with its
+/// count of undelivered events, not a new failure. Every other panic goes
+/// to the previous hook as before.
+fn quiet_when_abandoned() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let abandoned = ABANDONED
+                .try_with(|a| {
+                    a.borrow()
+                        .as_ref()
+                        .is_some_and(|f| f.load(Ordering::SeqCst))
+                })
+                .unwrap_or(false);
+            if !abandoned {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Marks the thread abandoned when the [`Joined`] holding it is dropped
+/// (awaited to the end, or its task aborted by a forced stop).
+struct Awaited(Arc<AtomicBool>);
+
+impl Drop for Awaited {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 /// Stack of a graph thread: the main thread's 8 MiB rather than Rust's
@@ -64,6 +121,7 @@ pub fn builder(name: &str) -> std::thread::Builder {
 pub struct Joined<T> {
     name: String,
     result: tokio::sync::oneshot::Receiver<std::thread::Result<anyhow::Result<T>>>,
+    _awaited: Awaited,
 }
 
 impl<T> Joined<T> {
@@ -104,6 +162,41 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(name.as_deref(), Some("probe#3"));
+    }
+
+    /// A loop may create a timer before handing it to `block_on`, as on a
+    /// blocking-pool thread.
+    #[tokio::test]
+    async fn the_thread_runs_in_the_runtime_context() {
+        let handle = tokio::runtime::Handle::current();
+        run("timer#0".into(), move || {
+            let sleep = tokio::time::sleep(std::time::Duration::from_millis(1));
+            handle.block_on(sleep);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    }
+
+    /// A thread whose awaiting task is gone panics silently; one still
+    /// awaited reports its panic (the test above).
+    #[tokio::test]
+    async fn an_abandoned_thread_is_marked_so() {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let (seen, saw) = std::sync::mpsc::channel();
+        let joined = spawn("left#0".into(), move || {
+            let _ = wait.recv();
+            let flag = ABANDONED.with(|a| a.borrow().as_ref().map(|f| f.load(Ordering::SeqCst)));
+            let _ = seen.send(flag);
+            Ok(())
+        })
+        .unwrap();
+        drop(joined);
+        go.send(()).unwrap();
+        let flag = saw
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(flag, Some(true));
     }
 
     #[tokio::test]
