@@ -28,6 +28,8 @@ pub mod config;
 pub mod daemon;
 pub mod event;
 pub mod filter_cmd;
+#[doc(hidden)]
+pub mod fuzz_checks; // the fuzz targets' properties, shared with tests/fuzz_corpus.rs
 pub mod graph;
 pub mod jq;
 pub mod json;
