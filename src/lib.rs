@@ -36,6 +36,7 @@ pub mod json;
 pub mod metrics;
 pub mod notify;
 pub mod progress;
+pub mod redact; // secrets of connection URLs kept out of logs, errors, reports
 pub mod sinks;
 pub mod sources;
 pub mod stats;
