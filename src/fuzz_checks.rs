@@ -120,25 +120,35 @@ pub fn canonical(data: &[u8]) {
     );
 }
 
-/// Whenever the fast path answers `program` on `raw`, jaq agrees.
+/// Whenever the fast path answers `program` on `raw`, jaq agrees: for a
+/// condition, on its truthiness; for `select(COND)` (as `sluice filter`
+/// runs it), on whether the event itself is the one output.
 /// `raw` must be canonical (as the fast path requires).
 pub fn condition_agrees(raw: &[u8], program: &str) {
-    let Some(cond) = Cond::compile(program) else {
-        return;
+    let (cond, select) = match (Cond::compile(program), Cond::compile_select(program)) {
+        (Some(c), _) => (c, false),
+        (None, Some(c)) => (c, true),
+        (None, None) => return,
     };
     let Some(fast) = cond.eval(raw) else {
         return;
     };
-    let program_c = Program::compile(program)
+    let compiled = Program::compile(program)
         .unwrap_or_else(|e| panic!("fast form for a program jaq rejects: {program}: {e:?}"));
     let value = json::parse_limited(raw).expect("canonical text parses");
-    let slow = program_c.is_truthy(value);
-    assert_eq!(
-        Ok(fast),
-        slow,
-        "{program} on {}",
-        String::from_utf8_lossy(raw)
-    );
+    let shown = String::from_utf8_lossy(raw);
+    if select {
+        let mut outs = Vec::new();
+        compiled.run(value.clone(), |r| outs.push(r));
+        let kept = match outs.as_slice() {
+            [] => false,
+            [Ok(v)] if *v == value => true,
+            other => panic!("{program} on {shown}: {other:?}"),
+        };
+        assert_eq!(fast, kept, "{program} on {shown}");
+    } else {
+        assert_eq!(Ok(fast), compiled.is_truthy(value), "{program} on {shown}");
+    }
 }
 
 /// Whenever the projection fast path answers `program` on `raw`, its text

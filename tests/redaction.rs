@@ -87,7 +87,10 @@ path = {}
     assert!(status.success(), "{status:?}\n{}", daemon.stderr());
     assert_clean("stderr", &daemon.stderr());
     assert_clean("the report", &std::fs::read_to_string(&report).unwrap());
-    assert_clean("the error events", &std::fs::read_to_string(&errors).unwrap());
+    assert_clean(
+        "the error events",
+        &std::fs::read_to_string(&errors).unwrap(),
+    );
 
     // A URL the client rejects is reported by `check`, redacted too.
     let bad = common::write(
@@ -112,6 +115,9 @@ stream = "t"
     let check = sluice().arg("check").arg(&bad).output().unwrap();
     assert!(!check.status.success(), "{}", describe(&check));
     let err = String::from_utf8_lossy(&check.stderr);
-    assert!(err.contains("invalid `url`") && err.contains(":***@"), "{err}");
+    assert!(
+        err.contains("invalid `url`") && err.contains(":***@"),
+        "{err}"
+    );
     assert_clean("check of a bad url", &err);
 }
