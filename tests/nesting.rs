@@ -279,3 +279,27 @@ path = {}
     let status = daemon.terminate();
     assert!(status.success(), "{status:?}\n{}", daemon.stderr());
 }
+
+/// Raw lines parsed by the program (`-R` and `fromjson`, or `tonumber` on a
+/// field) meet the same limit: a jq error for that line, not a crash.
+#[test]
+fn fromjson_of_a_deep_string_is_a_jq_error() {
+    let input = format!(
+        "[1]\n{}\n{}\n{{\"b\":2}}\n",
+        arrays(200_000),
+        arrays(MAX_NESTING)
+    );
+    let out = sluice()
+        .args(["filter", "-R", "fromjson | length"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n1\n1\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nested deeper than") && mentions_line(&err, 2),
+        "{err}"
+    );
+    assert!(!mentions_line(&err, 3), "{err}");
+}
