@@ -1,10 +1,12 @@
 //! The nesting limit through the real binary: a line nested 200 000 deep
 //! (which used to abort the process with a stack overflow) is an error event
-//! with its line number on stdin and on a `tcp` source, the stream goes on,
+//! with its line number on stdin, on a `tcp` source and in a redis entry,
+//! the stream goes on,
 //! and values exactly at the limit survive every recursive jq builtin.
 
 mod common;
 mod daemon_support;
+mod redis_support;
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -302,4 +304,46 @@ fn fromjson_of_a_deep_string_is_a_jq_error() {
         "{err}"
     );
     assert!(!mentions_line(&err, 3), "{err}");
+}
+
+/// A redis entry whose `data` is 200 000 deep: an error event (and the
+/// entry acknowledged like any delivered one), the entries around it
+/// delivered.
+#[test]
+fn a_deep_redis_entry_is_an_error_event() {
+    let redis = redis_support::Redis::start();
+    let mut con = redis.conn();
+    for data in ["{\"n\":1}".to_string(), arrays(200_000), "{\"n\":3}".into()] {
+        let _: String = redis::cmd("XADD")
+            .arg("s")
+            .arg("*")
+            .arg("data")
+            .arg(data)
+            .query(&mut con)
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let errors = dir.path().join("errors.jsonl");
+    let extra = format!(
+        "[sinks.errors]\ntype = \"file\"\ninputs = [\"in.errors\"]\npath = {}\n",
+        toml_path(&errors)
+    );
+    let config =
+        redis_support::consumer_config(dir.path(), "d", &redis.url(), "s", "c1", &out, &extra);
+    let mut daemon = Daemon::start(&config, &[], &[]);
+    let good = wait_lines(&out, 2);
+    assert_eq!(
+        good,
+        vec![serde_json::json!({"n": 1}), serde_json::json!({"n": 3})]
+    );
+    let errs = wait_lines(&errors, 1);
+    assert_eq!(errs[0]["stage"], "in");
+    let reason = errs[0]["error"].as_str().unwrap();
+    assert!(reason.contains("nested deeper than"), "{reason}");
+    redis_support::wait_until("every entry acknowledged", || {
+        redis.pending_total("s", "workers") == 0
+    });
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}\n{}", daemon.stderr());
 }
