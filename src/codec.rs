@@ -307,17 +307,15 @@ pub fn decode(
             if text.bytes().all(|b| b.is_ascii_whitespace()) {
                 return None;
             }
-            match jaq_json::read::parse_single(bytes) {
+            // Depth-checked first: jaq's parser recurses once per level.
+            match json::parse_limited(bytes) {
                 Ok(value) => Some(Ok(Event::with_line(value, line_no))),
-                Err(e) => {
-                    let reason = format!("invalid JSON: {e}");
-                    Some(Err(error_event(
-                        stage,
-                        &reason,
-                        Val::from(text.to_string()),
-                        line_no,
-                    )))
-                }
+                Err(reason) => Some(Err(error_event(
+                    stage,
+                    &reason,
+                    Val::from(text.to_string()),
+                    line_no,
+                ))),
             }
         }
     }

@@ -143,7 +143,9 @@ impl Event {
 
     fn parse(&self) -> Result<Val, String> {
         let raw = self.raw.as_deref().unwrap_or_default();
-        jaq_json::read::parse_single(raw).map_err(|e| format!("invalid JSON: {e}"))
+        // Raw text passed `is_canonical`, which bounds its depth already;
+        // the check is cheap next to the parse and keeps the bound local.
+        crate::json::parse_limited(raw)
     }
 
     /// Writes the event as one line: its raw text when it has one, else the

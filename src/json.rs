@@ -6,12 +6,78 @@
 //! sink as its original bytes: parsed only if a stage needs the value, never
 //! re-serialised.
 
-/// Deepest nesting the scanner follows; deeper documents take the slow path.
-const MAX_DEPTH: usize = 64;
+/// Deepest nesting of arrays and objects accepted from outside (a scalar is
+/// depth 0, `[]` depth 1). Every later recursive operation on a value at this
+/// depth (jaq's parser, its writer, `Drop` of a `Val`, jq's `..`, `walk`,
+/// `paths`, `tojson`) then stays far inside the 2 MiB stacks of the runtime's
+/// threads, even in a debug build; deeper input becomes an error event (see
+/// [`check_nesting`]) instead of a stack overflow that would abort the
+/// process. SPEC asks for at least 128; README's Limits section documents it.
+pub const MAX_NESTING: usize = 128;
+
+/// Deepest nesting the canonical scanner follows (it recurses, about one
+/// small frame per level): the same as the input limit, so that every value
+/// the limit lets in can keep its raw text.
+const MAX_DEPTH: usize = MAX_NESTING;
 
 /// Objects with more keys than this are not checked for duplicates and take
 /// the slow path.
 const MAX_KEYS: usize = 64;
+
+/// Checks, without recursion, that no array or object in `s` is nested
+/// deeper than `limit`; `Err` carries the reason for the error event.
+///
+/// It must run before any recursive parse of bytes from outside. It follows
+/// jaq's lexical rules where they matter for counting (strings with
+/// backslash escapes, `#` comments to the end of the line), so that over
+/// any prefix jaq's parser accepts, the depth counted here is the depth of
+/// jaq's recursion. It never undercounts; on invalid JSON it may count a
+/// bracket jaq would never reach, which only turns one error into another.
+pub fn check_nesting(s: &[u8], limit: usize) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&c) = s.get(i) {
+        match c {
+            b'"' => {
+                i += 1;
+                // Skip to the closing quote, stepping over escaped bytes.
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &s[i.min(s.len())..]) {
+                        Some(k) if s[i + k] == b'\\' => i += k + 2,
+                        Some(k) => {
+                            i += k;
+                            break;
+                        }
+                        None => return Ok(()),
+                    }
+                }
+            }
+            b'#' => match memchr::memchr(b'\n', &s[i..]) {
+                Some(k) => i += k,
+                None => return Ok(()),
+            },
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Err(format!(
+                        "JSON nested deeper than {limit} levels (at byte offset {i})"
+                    ));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Parses one JSON value from outside with jaq, after [`check_nesting`]
+/// against [`MAX_NESTING`]: the one way bytes from outside become a `Val`.
+pub fn parse_limited(s: &[u8]) -> Result<jaq_json::Val, String> {
+    check_nesting(s, MAX_NESTING)?;
+    jaq_json::read::parse_single(s).map_err(|e| format!("invalid JSON: {e}"))
+}
 
 /// True when `s` (valid UTF-8) is one JSON value written exactly as
 /// `jaq_json`'s compact writer would write it again.
@@ -319,6 +385,24 @@ mod tests {
             jaq_json::write::write(&mut out, &jaq_json::write::Pp::default(), 0, &v).unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), s);
         }
+    }
+
+    #[test]
+    fn nesting_is_counted_without_recursion() {
+        let deep = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        assert!(check_nesting(deep(MAX_NESTING).as_bytes(), MAX_NESTING).is_ok());
+        let err = check_nesting(deep(MAX_NESTING + 1).as_bytes(), MAX_NESTING).unwrap_err();
+        assert!(err.contains("nested deeper than 128 levels"), "{err}");
+        assert!(check_nesting(deep(200_000).as_bytes(), MAX_NESTING).is_err());
+        // Brackets in strings (escaped quotes too) and comments do not count.
+        assert!(check_nesting(br#"["[[[", "\"[[[", {"k[": "\\"}]"#, 2).is_ok());
+        assert!(check_nesting(b"[1, # [[[[\n 2]", 1).is_ok());
+        assert!(check_nesting(br#"[{"a":[1]}]"#, 2).is_err());
+        // Stray closers never lower the count below zero.
+        assert!(check_nesting(b"]]][[[", 2).is_err());
+        // Canonical text is bounded by the same limit.
+        assert!(is_canonical(deep(MAX_NESTING).as_bytes()));
+        assert!(!is_canonical(deep(MAX_NESTING + 1).as_bytes()));
     }
 
     #[test]

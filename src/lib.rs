@@ -28,12 +28,15 @@ pub mod config;
 pub mod daemon;
 pub mod event;
 pub mod filter_cmd;
+#[doc(hidden)]
+pub mod fuzz_checks; // the fuzz targets' properties, shared with tests/fuzz_corpus.rs
 pub mod graph;
 pub mod jq;
 pub mod json;
 pub mod metrics;
 pub mod notify;
 pub mod progress;
+pub mod redact; // secrets of connection URLs kept out of logs, errors, reports
 pub mod sinks;
 pub mod sources;
 pub mod stats;

@@ -6,6 +6,7 @@
 //! everywhere.
 
 pub mod fast;
+mod fromjson;
 mod regex;
 
 use jaq_core::load::{Arena, File, Loader};
@@ -46,11 +47,13 @@ impl Program {
             .chain(jaq_std::defs())
             .chain(jaq_json::defs());
         // jaq's regex natives recompile their pattern on every call; ours
-        // cache it (see `regex.rs`).
+        // cache it (see `regex.rs`). Its `fromjson` has no depth limit; ours
+        // does (see `fromjson.rs`).
         let funs = jaq_core::funs()
             .chain(jaq_std::funs().filter(|f| !regex::REPLACED.contains(&f.0)))
-            .chain(jaq_json::funs())
-            .chain(regex::funs());
+            .chain(jaq_json::funs().filter(|f| !fromjson::REPLACED.contains(&f.0)))
+            .chain(regex::funs())
+            .chain(fromjson::funs());
         let loader = Loader::new(defs);
         let arena = Arena::default();
         let offset = |part: &str| {

@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use crate::codec::Codec;
 use crate::event::Event;
+use crate::redact::SecretUrl;
 use crate::sinks::SinkContext;
 use crate::sinks::retry::RetryPolicy;
 
@@ -28,8 +29,8 @@ use crate::sinks::retry::RetryPolicy;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisStreamSinkConfig {
-    /// `redis://[:password@]host:port[/db]`.
-    pub url: String,
+    /// `redis://[:password@]host:port[/db]`; printed only redacted.
+    pub url: SecretUrl,
     /// The stream key.
     pub stream: String,
     /// The entry field that holds the event's JSON.
@@ -51,8 +52,8 @@ impl RedisStreamSinkConfig {
     /// Checks the URL's form (the server may well be down at start).
     pub fn validate(&self) -> Vec<(Option<std::ops::Range<usize>>, String)> {
         let mut out = Vec::new();
-        if let Err(e) = redis::Client::open(self.url.as_str()) {
-            out.push((None, format!("invalid `url` {:?}: {e}", self.url)));
+        if let Err(e) = self.url.redis_client() {
+            out.push((None, e));
         }
         if self.stream.is_empty() {
             out.push((None, "`stream` must not be empty".into()));
@@ -66,8 +67,7 @@ impl RedisStreamSinkConfig {
 
     /// Drains the input into the stream until the input closes.
     pub async fn run(self, mut ctx: SinkContext) -> anyhow::Result<()> {
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| anyhow::anyhow!("invalid redis url {:?}: {e}", self.url))?;
+        let client = self.url.redis_client().map_err(anyhow::Error::msg)?;
         let mut conn: Option<MultiplexedConnection> = None;
         let mut held: Vec<Event> = Vec::new();
         let mut lines: Vec<Vec<u8>> = Vec::new();
@@ -110,6 +110,7 @@ impl RedisStreamSinkConfig {
                     held.clear();
                 }
                 Err(e) => {
+                    let e = self.url.scrub(&e.to_string());
                     tracing::error!(
                         "sink `{}`: XADD to `{}` failed after {} attempts: {e}; {n} events go to `{}.errors`",
                         ctx.name,
@@ -181,8 +182,9 @@ impl RedisStreamSinkConfig {
                     }
                     let wait = self.retry.backoff(failures, &mut rand::rng());
                     tracing::warn!(
-                        "sink `{stage}`: XADD to `{}` failed ({e}); retry {failures} in {wait:?}",
-                        self.stream
+                        "sink `{stage}`: XADD to `{}` failed ({}); retry {failures} in {wait:?}",
+                        self.stream,
+                        self.url.scrub(&e.to_string())
                     );
                     tokio::time::sleep(wait).await;
                 }

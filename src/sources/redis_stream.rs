@@ -50,8 +50,8 @@ use crate::sources::SourceContext;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisStreamConfig {
-    /// `redis://[:password@]host:port[/db]`.
-    pub url: String,
+    /// `redis://[:password@]host:port[/db]`; printed only redacted.
+    pub url: crate::redact::SecretUrl,
     /// The stream key.
     pub stream: String,
     /// The consumer group (created when missing).
@@ -119,8 +119,8 @@ impl RedisStreamConfig {
     /// Checks the URL's form and the limits.
     pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
         let mut out = Vec::new();
-        if let Err(e) = redis::Client::open(self.url.as_str()) {
-            out.push((None, format!("invalid `url` {:?}: {e}", self.url)));
+        if let Err(e) = self.url.redis_client() {
+            out.push((None, e));
         }
         if self.stream.is_empty() {
             out.push((None, "`stream` must not be empty".into()));
@@ -155,8 +155,7 @@ impl RedisStreamConfig {
     /// Checks the URL (the server may well be down at start: the source
     /// then retries until it is up).
     pub fn open(&self) -> anyhow::Result<RedisStreamSource> {
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| anyhow::anyhow!("invalid redis url {:?}: {e}", self.url))?;
+        let client = self.url.redis_client().map_err(anyhow::Error::msg)?;
         let consumer = self.consumer.clone().unwrap_or_else(default_consumer);
         Ok(RedisStreamSource {
             client,
@@ -391,9 +390,10 @@ impl RedisStreamSource {
         let wait = RECONNECT.backoff(failures, &mut rand::rng());
         if failures == 1 || failures.is_multiple_of(10) {
             tracing::warn!(
-                "source `{}`: redis {}: {what} (attempt {failures}); retrying in {wait:?}",
+                "source `{}`: redis {}: {} (attempt {failures}); retrying in {wait:?}",
                 ctx.name,
-                self.config.url
+                self.config.url,
+                self.config.url.scrub(what)
             );
         }
         let mut shutdown = ctx.shutdown.clone();

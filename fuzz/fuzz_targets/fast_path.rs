@@ -1,0 +1,12 @@
+//! Fuzz target `fast_path`: the property is `sluice::fuzz_checks::fast_path` (see its
+//! docs); the seeds in `fuzz/corpus/fast_path/` also run in `tests/fuzz_corpus.rs`.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // On a quarter of a runtime thread's stack, so that a recursion without
+    // a depth limit overflows at the sizes the fuzzer tries.
+    sluice::fuzz_checks::on_stack(sluice::fuzz_checks::SMALL_STACK, data, sluice::fuzz_checks::fast_path);
+});

@@ -1,0 +1,83 @@
+//! `fromjson` with the input nesting limit.
+//!
+//! jaq's own `fromjson` (also behind `tonumber` and `toboolean`) hands the
+//! string to its recursive parser unchecked, so an event holding a string of
+//! 200 000 `[` would overflow a worker's stack through a harmless-looking
+//! `.payload | fromjson`. This replacement checks the depth first (see
+//! [`crate::json::check_nesting`]) and otherwise behaves like jaq's: every
+//! value in the string is an output, a parse error is a jq error.
+
+use jaq_core::native::{Fun, run, v};
+use jaq_core::{Error, Exn, RunPtr};
+use jaq_json::Val;
+use jaq_std::ValT as _;
+
+use crate::json::{MAX_NESTING, check_nesting};
+
+type Data = jaq_core::data::JustLut<Val>;
+
+/// The native filter that replaces jaq's `fromjson`.
+pub fn funs() -> impl Iterator<Item = Fun<Data>> {
+    let fromjson: RunPtr<Data> =
+        |cv| Box::new(parse(&cv.1).into_iter().map(|r| r.map_err(Exn::from)));
+    [("fromjson", v(0), fromjson)].into_iter().map(run::<Data>)
+}
+
+/// Names of the natives [`funs`] replaces.
+pub const REPLACED: &[&str] = &["fromjson"];
+
+/// The values in string `v`, in jaq's words on failure.
+fn parse(v: &Val) -> Vec<Result<Val, Error<Val>>> {
+    let bytes = match v.try_as_utf8_bytes() {
+        Ok(b) => b,
+        Err(e) => return vec![Err(e)],
+    };
+    if let Err(reason) = check_nesting(bytes, MAX_NESTING) {
+        return vec![Err(Error::str(format_args!(
+            "cannot parse as JSON: {reason}"
+        )))];
+    }
+    jaq_json::read::parse_many(bytes)
+        .map(|r| r.map_err(|e| Error::str(format_args!("cannot parse {v} as JSON: {e}"))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::jq::Program;
+    use jaq_json::Val;
+
+    fn run(code: &str, input: Val) -> Vec<Result<String, String>> {
+        let mut out = Vec::new();
+        Program::compile(code)
+            .unwrap()
+            .run(input, |r| out.push(r.map(|v| v.to_string())));
+        out
+    }
+
+    #[test]
+    fn parses_like_jaq_within_the_limit() {
+        let s = |t: &str| Val::from(t.to_string());
+        assert_eq!(
+            run("fromjson", s("[1, {\"a\":2}]")),
+            vec![Ok("[1,{\"a\":2}]".into())]
+        );
+        assert_eq!(
+            run("fromjson", s("1 2")),
+            vec![Ok("1".into()), Ok("2".into())]
+        );
+        assert_eq!(run("tonumber", s("12")), vec![Ok("12".into())]);
+        assert!(run("fromjson", s("{")).pop().unwrap().is_err());
+        assert!(run("fromjson", Val::from(1isize)).pop().unwrap().is_err());
+    }
+
+    #[test]
+    fn a_deep_string_is_an_error_not_a_stack_overflow() {
+        let deep = "[".repeat(200_000) + &"]".repeat(200_000);
+        let out = run("fromjson", Val::from(deep));
+        let err = out[0].as_ref().unwrap_err();
+        assert!(err.contains("nested deeper than"), "{err}");
+        let at_limit = "[".repeat(super::MAX_NESTING) + &"]".repeat(super::MAX_NESTING);
+        assert!(run("fromjson", Val::from(at_limit))[0].is_ok());
+    }
+}
