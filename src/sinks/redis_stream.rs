@@ -20,7 +20,6 @@ use redis::aio::MultiplexedConnection;
 use serde::Deserialize;
 
 use crate::codec::Codec;
-use crate::event::Event;
 use crate::sinks::SinkContext;
 use crate::sinks::retry::RetryPolicy;
 
@@ -68,7 +67,7 @@ impl RedisStreamSinkConfig {
         let client = redis::Client::open(self.url.as_str())
             .map_err(|e| anyhow::anyhow!("invalid redis url {:?}: {e}", self.url))?;
         let mut conn: Option<MultiplexedConnection> = None;
-        let mut held: Vec<Event> = Vec::new();
+        let mut held = crate::sinks::held::Held::default();
         let mut lines: Vec<Vec<u8>> = Vec::new();
         let mut bytes = 0usize;
         loop {
@@ -98,15 +97,12 @@ impl RedisStreamSinkConfig {
                 continue;
             }
             let n = held.len() as u64;
-            match self
-                .write_retrying(&client, &mut conn, &lines, &ctx.name)
-                .await
-            {
+            match self.write_retrying(&client, &mut conn, &lines, &ctx).await {
                 Ok(()) => {
                     ctx.stats.bytes.fetch_add(bytes as u64, Relaxed);
                     ctx.stats.events_out.fetch_add(n, Relaxed);
                     // Confirmed by Redis: dropping the events acknowledges them.
-                    held.clear();
+                    held.delivered();
                 }
                 Err(e) => {
                     tracing::error!(
@@ -117,7 +113,7 @@ impl RedisStreamSinkConfig {
                         ctx.name
                     );
                     let reason = format!("XADD to redis stream `{}` failed: {e}", self.stream);
-                    ctx.give_up(held.drain(..), &reason).await;
+                    ctx.give_up(held.take(), &reason).await;
                 }
             }
             ctx.in_flight.sub(n);
@@ -136,8 +132,9 @@ impl RedisStreamSinkConfig {
         client: &redis::Client,
         conn: &mut Option<MultiplexedConnection>,
         lines: &[Vec<u8>],
-        stage: &str,
+        ctx: &SinkContext,
     ) -> Result<(), redis::RedisError> {
+        let stage = ctx.name.as_str();
         let mut pipe = redis::pipe();
         for line in lines {
             let cmd = pipe.cmd("XADD").arg(&self.stream);
@@ -175,6 +172,7 @@ impl RedisStreamSinkConfig {
                 Err(e) => {
                     *conn = None;
                     failures += 1;
+                    ctx.stats.retries.fetch_add(1, Relaxed);
                     if self.retry.exhausted(failures) {
                         return Err(e);
                     }

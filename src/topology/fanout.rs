@@ -68,6 +68,9 @@ pub struct Outputs {
     ports: Vec<Vec<EdgeSender>>,
     /// Whether any regular port had a consumer when the graph was built.
     had_consumers: bool,
+    /// Per port: it had a consumer when the graph was built. Events for a
+    /// port whose consumers have all gone since are lost, not discarded.
+    had: Vec<bool>,
     stats: Arc<StageStats>,
     in_flight: Arc<InFlight>,
     error_log: Arc<ErrorLog>,
@@ -84,10 +87,12 @@ impl Outputs {
     ) -> Self {
         let regular = &ports[..ports.len().saturating_sub(1)];
         let had_consumers = regular.iter().any(|p| !p.is_empty());
+        let had = ports.iter().map(|p| !p.is_empty()).collect();
         Outputs {
             stage: stage.into(),
             ports,
             had_consumers,
+            had,
             stats,
             in_flight,
             error_log,
@@ -102,6 +107,12 @@ impl Outputs {
     /// Index of the `errors` port.
     pub fn errors_port(&self) -> usize {
         self.ports.len() - 1
+    }
+
+    /// True while `port` has a consumer: what is sent there is delivered
+    /// by that consumer, not just counted.
+    pub fn consumed(&self, port: usize) -> bool {
+        !self.ports[port].is_empty()
     }
 
     /// The stage's name.
@@ -138,6 +149,9 @@ impl Outputs {
                     .errors
                     .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 if self.ports[port].is_empty() {
+                    if self.had[port] {
+                        crate::ack::fail_events(&events);
+                    }
                     self.stats
                         .errors_unconsumed
                         .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
@@ -151,6 +165,9 @@ impl Outputs {
                     .events_out
                     .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 if self.ports[port].is_empty() {
+                    if self.had[port] {
+                        crate::ack::fail_events(&events);
+                    }
                     self.stats
                         .discarded
                         .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
