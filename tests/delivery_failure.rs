@@ -57,8 +57,49 @@ fn missing(total: u64, seen: &[u64]) -> Vec<u64> {
 /// Bytes of the pipe the test gives `sluice run` as its stdout.
 const PIPE_BYTES: usize = 4096;
 
+/// The source feeds the stdout sink `out` directly.
+const DIRECT: &str = r#"
+[sinks.out]
+type = "stdout"
+inputs = ["app"]
+"#;
+
+/// Through two transforms to an ordered stdout, with a second branch that
+/// keeps consuming: when `out` dies, `last` stops, and what is queued for it
+/// must fail (and give back its ordering permits) rather than wait forever.
+const BRANCHED: &str = r#"
+[transforms.first]
+type = "jq"
+inputs = ["app"]
+program = "."
+workers = 2
+
+[transforms.last]
+type = "jq"
+inputs = ["first"]
+program = "."
+
+[sinks.out]
+type = "stdout"
+inputs = ["last"]
+ordered = true
+
+[sinks.null]
+type = "blackhole"
+inputs = ["first"]
+"#;
+
 #[test]
 fn closing_stdout_ends_the_run_and_leaves_the_rest_for_the_next() {
+    closed_stdout(DIRECT);
+}
+
+#[test]
+fn closing_stdout_behind_transforms_and_a_second_branch_ends_the_run_too() {
+    closed_stdout(BRANCHED);
+}
+
+fn closed_stdout(graph: &str) {
     const TOTAL: u64 = 50_000;
     let dir = tempfile::tempdir().unwrap();
     let input = common::write(dir.path(), "in.jsonl", id_lines(TOTAL));
@@ -70,15 +111,12 @@ fn closing_stdout_ends_the_run_and_leaves_the_rest_for_the_next() {
             r#"
 [pipeline]
 data_dir = {state}
+capacity = 256
 
 [sources.app]
 type = "file"
 path = {input}
-
-[sinks.out]
-type = "stdout"
-inputs = ["app"]
-"#,
+{graph}"#,
             state = toml_path(&state),
             input = toml_path(&input),
         ),

@@ -146,7 +146,7 @@ impl LineWriter {
                         return Ok(());
                     }
                     anyhow::bail!(
-                        "{} was closed by its reader (broken pipe); {n} events not written",
+                        "{} was closed by its reader (broken pipe); unwritten events: {n}",
                         self.what
                     );
                 }

@@ -191,7 +191,10 @@ impl Running {
         }
         for w in workers {
             let name = format!("transform `{}`", w.name);
-            let h = self.tasks.spawn(failure::guard(w.run()));
+            let (input, in_flight) = (w.input.clone(), w.in_flight.clone());
+            let h = self
+                .tasks
+                .spawn(failure::guard_consumer(w.run(), input, in_flight));
             self.kinds.insert(h.id(), Task::Downstream(g, name));
             *self.live.entry(g).or_insert(0) += 1;
         }
