@@ -5,6 +5,7 @@
 //! what reached the disk, and a later run writes the rest.
 
 mod common;
+mod redis_support;
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
@@ -121,44 +122,8 @@ path = {input}
             input = toml_path(&input),
         ),
     );
-    // A small pipe: what it may hold unread when the test closes it is a
-    // sharp bound on the lines written but never seen.
-    let (mut reader, writer) = std::io::pipe().unwrap();
-    let set = unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES as i32) };
-    assert!(set >= PIPE_BYTES as i32, "F_SETPIPE_SZ failed: {set}");
-    let capacity = set as usize;
-    let mut child = Command::new(sluice_bin())
-        .args(["run", "-q"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read a few lines, then close the pipe for good.
-    let mut seen = Vec::new();
-    let mut chunk = [0u8; 64];
-    while seen.iter().filter(|&&b| b == b'\n').count() < 5 {
-        let n = reader.read(&mut chunk).unwrap();
-        assert!(n > 0, "sluice closed its stdout before writing 5 lines");
-        seen.extend_from_slice(&chunk[..n]);
-    }
-    drop(reader);
-    let status = wait_bounded(&mut child, "a run whose stdout was closed");
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(!status.success(), "a lost output is a failure: {status:?}");
-    assert!(
-        stderr.contains("sink `out`") && stderr.contains("broken pipe"),
-        "the message names the sink and the cause:\n{stderr}"
-    );
-    let complete = seen.len() - seen.iter().rposition(|&b| b == b'\n').unwrap() - 1;
-    let read_ids = sorted_ids(&seen[..seen.len() - complete]);
+    let (seen, capacity) = read_five_then_close(&config);
+    let read_ids = sorted_ids(&seen);
     let committed = checkpoint_line(&state, &input);
     // Shortest line: `{"id":1}\n`, 9 bytes.
     let slack = (capacity / 9 + 1) as u64;
@@ -190,6 +155,50 @@ path = {input}
         lost.len(),
         &lost[..lost.len().min(10)]
     );
+}
+
+/// Runs `sluice run CONFIG` into a small pipe, reads 5 lines or so, closes
+/// the pipe, and checks that the run ends by itself with a non-zero status
+/// and a message naming the sink `out`. Returns the complete lines read
+/// and the pipe's capacity in bytes (what it may have held unread).
+fn read_five_then_close(config: &Path) -> (Vec<u8>, usize) {
+    // A small pipe: what it may hold unread when the test closes it is a
+    // sharp bound on the lines written but never seen.
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let set = unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES as i32) };
+    assert!(set >= PIPE_BYTES as i32, "F_SETPIPE_SZ failed: {set}");
+    let mut child = Command::new(sluice_bin())
+        .args(["run", "-q"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 64];
+    while seen.iter().filter(|&&b| b == b'\n').count() < 5 {
+        let n = reader.read(&mut chunk).unwrap();
+        assert!(n > 0, "sluice closed its stdout before writing 5 lines");
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    drop(reader);
+    let status = wait_bounded(&mut child, "a run whose stdout was closed");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "a lost output is a failure: {status:?}");
+    assert!(
+        stderr.contains("sink `out`") && stderr.contains("broken pipe"),
+        "the message names the sink and the cause:\n{stderr}"
+    );
+    let end = seen.iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    seen.truncate(end);
+    (seen, set as usize)
 }
 
 #[test]
@@ -436,4 +445,50 @@ fn a_full_disk_sends_what_it_cannot_write_to_a_consumed_errors_port() {
     // covers only lines that reached one of the two files.
     let committed = checkpoint_line(&dir.path().join("state"), &input);
     assert_eq!(committed, DISK_LINES);
+}
+
+#[test]
+fn a_redis_batch_that_was_not_written_stays_pending() {
+    const TOTAL: u64 = 20_000;
+    let redis = redis_support::Redis::start();
+    redis.fill("events", 0..TOTAL);
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write(
+        dir.path(),
+        "p.toml",
+        format!(
+            r#"
+[pipeline]
+capacity = 256
+
+[sources.app]
+type = "redis_stream"
+url = "{url}"
+stream = "events"
+group = "workers"
+consumer = "one"
+block = "200ms"
+
+[sinks.out]
+type = "stdout"
+inputs = ["app"]
+"#,
+            url = redis.url()
+        ),
+    );
+    let (seen, capacity) = read_five_then_close(&config);
+    let read = seen.iter().filter(|&&b| b == b'\n').count() as u64;
+    // Shortest line: `{"n":0}\n`, 8 bytes.
+    let slack = (capacity / 8 + 1) as u64;
+    let taken = redis.entries_read("events", "workers");
+    let pending = redis.pending_total("events", "workers");
+    assert!(
+        taken > 0 && pending <= taken,
+        "read {taken}, pending {pending}"
+    );
+    assert!(
+        taken - pending <= read + slack,
+        "{} entries were XACKed, but at most {read} read + {slack} in the pipe were written",
+        taken - pending
+    );
 }
