@@ -210,3 +210,50 @@ impl Outputs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ack::{Ack, AckData};
+    use crate::topology::edge::edge;
+    use tokio::sync::mpsc;
+
+    #[tokio::test]
+    async fn events_for_a_consumer_that_is_gone_fail_and_unconsumed_errors_do_not() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let event = |seq| {
+            let mut e = Event::new(jaq_json::Val::from(1isize));
+            e.ack = Some(Ack::new(seq, AckData::Ids(vec![]), &tx));
+            e
+        };
+        let (send, recv) = edge(4, false);
+        let mut outputs = Outputs::new(
+            "t",
+            vec![vec![send], vec![]],
+            Arc::default(),
+            Arc::default(),
+            Arc::new(ErrorLog::new(None)),
+        );
+        // An error event on an `errors` port nothing ever consumed: counted,
+        // logged and delivered.
+        let _ = outputs.send(1, 0, vec![vec![], vec![event(0)]]).await;
+        assert!(!rx.try_recv().unwrap().failed);
+        drop(recv);
+        // Refused by the closed edge, then sent to a port left empty.
+        assert!(
+            outputs
+                .send(1, 1, vec![vec![event(1)], vec![]])
+                .await
+                .is_err()
+        );
+        assert!(
+            outputs
+                .send(1, 2, vec![vec![event(2)], vec![]])
+                .await
+                .is_err()
+        );
+        for _ in 1..=2 {
+            assert!(rx.try_recv().unwrap().failed);
+        }
+    }
+}
