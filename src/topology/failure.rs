@@ -13,16 +13,16 @@
 //!   waits for them before it ends) and their ordering permits (the source
 //!   waits for those before it sends): a hang, then an acknowledgement of
 //!   events nobody wrote when the edge is finally freed.
-//! - [`stops_the_run`] decides that a failed transform or sink ends the run:
-//!   the graph lost a stage for good (an output that is gone, a bug), so the
-//!   sources stop reading rather than feed a graph that cannot deliver.
+//!
+//! A failed transform or sink also ends the run (`running.rs` stops the
+//! sources): the graph lost a stage for good (an output that is gone, a
+//! bug), and reading on would only feed a graph that cannot deliver.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_channel::Receiver;
 
@@ -116,12 +116,6 @@ impl<F> Drop for Guarded<F> {
         }
         self.close_input();
     }
-}
-
-/// True when the failure of the task described as `what` (`sink `x``,
-/// `transform `y``) must stop the sources.
-pub fn stops_the_run(what: &str) -> bool {
-    what.starts_with("sink ") || what.starts_with("transform ")
 }
 
 #[cfg(test)]

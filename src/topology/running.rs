@@ -353,7 +353,8 @@ impl Running {
         if let Err(e) = result {
             tracing::error!("{name} {e}");
             self.failures.push(format!("{name} {e}"));
-            if failure::stops_the_run(&name) && !self.stopping {
+            // A transform or sink lost for good: stop reading into it.
+            if matches!(kind, Some(Task::Downstream(..))) && !self.stopping {
                 tracing::info!("stopping the sources: {name} cannot deliver any more");
                 self.stop();
             }
