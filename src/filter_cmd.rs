@@ -85,6 +85,8 @@ pub fn config(args: &FilterArgs) -> Result<Config, String> {
             } else {
                 Codec::Json
             },
+            // `sluice filter | head` is a normal end, as with jq.
+            quiet_close: true,
         })),
     );
     sink.ordered = !args.unordered;

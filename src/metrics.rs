@@ -125,12 +125,13 @@ impl Metrics {
 }
 
 /// One family of per-stage values: name, type, help, and the value for a
-/// stage of a `type` (`None`: not shown for that stage).
+/// stage of a role (`source`, `transform`, `sink`) and `type` (`None`: not
+/// shown for that stage).
 type Family = (
     &'static str,
     &'static str,
     &'static str,
-    fn(&str, &StageStats) -> Option<f64>,
+    fn(&str, &str, &StageStats) -> Option<f64>,
 );
 
 const FAMILIES: &[Family] = &[
@@ -138,55 +139,55 @@ const FAMILIES: &[Family] = &[
         "sluice_events_in_total",
         "counter",
         "Events received by the stage (sources: events read).",
-        |_, s| Some(s.events_in.load(Relaxed) as f64),
+        |_, _, s| Some(s.events_in.load(Relaxed) as f64),
     ),
     (
         "sluice_events_out_total",
         "counter",
         "Events emitted on regular outputs (sinks: events written).",
-        |_, s| Some(s.events_out.load(Relaxed) as f64),
+        |_, _, s| Some(s.events_out.load(Relaxed) as f64),
     ),
     (
         "sluice_errors_total",
         "counter",
         "Error events produced on STAGE.errors.",
-        |_, s| Some(s.errors.load(Relaxed) as f64),
+        |_, _, s| Some(s.errors.load(Relaxed) as f64),
     ),
     (
         "sluice_errors_unconsumed_total",
         "counter",
         "Error events no stage consumed (logged and counted only).",
-        |_, s| Some(s.errors_unconsumed.load(Relaxed) as f64),
+        |_, _, s| Some(s.errors_unconsumed.load(Relaxed) as f64),
     ),
     (
         "sluice_discarded_total",
         "counter",
         "Events dropped because their output had no consumer.",
-        |_, s| Some(s.discarded.load(Relaxed) as f64),
+        |_, _, s| Some(s.discarded.load(Relaxed) as f64),
     ),
     (
         "sluice_bytes_total",
         "counter",
         "Bytes read (sources) or written (sinks).",
-        |_, s| Some(s.bytes.load(Relaxed) as f64),
+        |_, _, s| Some(s.bytes.load(Relaxed) as f64),
     ),
     (
         "sluice_edge_batches",
         "gauge",
         "Batches waiting in the stage's input edge.",
-        |_, s| s.input_edge_fill().map(|(len, _)| len as f64),
+        |_, _, s| s.input_edge_fill().map(|(len, _)| len as f64),
     ),
     (
         "sluice_edge_capacity",
         "gauge",
         "Capacity of the stage's input edge, in batches.",
-        |_, s| s.input_edge_fill().map(|(_, cap)| cap as f64),
+        |_, _, s| s.input_edge_fill().map(|(_, cap)| cap as f64),
     ),
     (
         "sluice_edge_occupancy",
         "gauge",
         "How full the stage's input edge is, 0 to 1: a stage whose input is full while its output is empty is the bottleneck.",
-        |_, s| {
+        |_, _, s| {
             s.input_edge_fill()
                 .filter(|(_, cap)| *cap > 0)
                 .map(|(len, cap)| len as f64 / cap as f64)
@@ -196,13 +197,19 @@ const FAMILIES: &[Family] = &[
         "sluice_sink_retries_total",
         "counter",
         "Failed write or connect attempts of a sink (retried, or given up to its errors output).",
-        |kind, s| matches!(kind, "tcp" | "file" | "stdout").then(|| s.retries.load(Relaxed) as f64),
+        |role, kind, s| {
+            (role == "sink" && matches!(kind, "tcp" | "file" | "stdout" | "redis_stream"))
+                .then(|| s.retries.load(Relaxed) as f64)
+        },
     ),
     (
         "sluice_source_connections",
         "gauge",
         "Open connections of a network source.",
-        |kind, s| matches!(kind, "tcp" | "unix").then(|| s.connections.load(Relaxed) as f64),
+        |role, kind, s| {
+            (role == "source" && matches!(kind, "tcp" | "unix"))
+                .then(|| s.connections.load(Relaxed) as f64)
+        },
     ),
 ];
 
@@ -225,10 +232,7 @@ pub fn render(graph: &RunStats) -> String {
     for (metric, kind, help, value) in FAMILIES {
         let values: Vec<_> = stages
             .iter()
-            .filter_map(|(name, role, kind, s)| {
-                let kind = if *role == "source" { kind.as_str() } else { "" };
-                value(kind, s).map(|v| (name, v))
-            })
+            .filter_map(|(name, role, kind, s)| value(role, kind, s).map(|v| (name, v)))
             .collect();
         if values.is_empty() {
             continue;
@@ -437,6 +441,27 @@ mod tests {
         assert!(text.contains("sluice_stage_latency_seconds_bucket{stage=\"t\",le=\"10\"} 2\n"));
         assert!(text.contains("sluice_stage_latency_seconds_bucket{stage=\"t\",le=\"+Inf\"} 3\n"));
         assert!(text.contains("sluice_stage_latency_seconds_count{stage=\"t\"} 3\n"));
+    }
+
+    #[test]
+    fn sink_retries_and_source_connections_go_by_role() {
+        let mut stats = RunStats::new();
+        stats
+            .register("in", "source", "tcp")
+            .connections
+            .store(2, Relaxed);
+        stats
+            .register("out", "sink", "tcp")
+            .retries
+            .store(3, Relaxed);
+        let text = render(&stats);
+        assert!(
+            text.contains("sluice_sink_retries_total{stage=\"out\"} 3\n"),
+            "{text}"
+        );
+        assert!(!text.contains("sluice_sink_retries_total{stage=\"in\"}"));
+        assert!(text.contains("sluice_source_connections{stage=\"in\"} 2\n"));
+        assert!(!text.contains("sluice_source_connections{stage=\"out\"}"));
     }
 
     #[test]

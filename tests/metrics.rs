@@ -133,3 +133,52 @@ inputs = ["slow"]
     let status = daemon.terminate();
     assert!(status.success(), "{status:?}\n{}", daemon.stderr());
 }
+
+#[test]
+fn a_retrying_sink_shows_its_retries() {
+    // A port nobody listens on (yet): every connect is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write(
+        dir.path(),
+        "p.toml",
+        format!(
+            r#"
+[pipeline]
+metrics_address = "127.0.0.1:0"
+
+[sources.gen]
+type = "generate"
+rate = 100
+
+[sinks.out]
+type = "tcp"
+inputs = ["gen"]
+address = "127.0.0.1:{port}"
+retry = {{ attempts = 1000, initial = "10ms", max = "20ms" }}
+"#
+        ),
+    );
+    let mut daemon = Daemon::start(&config, &[], &[]);
+    let metrics = daemon.metrics_address();
+    let text = wait_metric(metrics, "sluice_sink_retries_total", "out", |v| v >= 2.0);
+    assert!(
+        metric(&text, "sluice_sink_retries_total", "gen").is_none(),
+        "a source has no sink retries:\n{text}"
+    );
+    // The peer comes up: the retries end in a delivery.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut line = String::new();
+    let mut reader = std::io::BufReader::new(conn);
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    assert!(line.starts_with('{'), "a JSON line arrives: {line:?}");
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}\n{}", daemon.stderr());
+}

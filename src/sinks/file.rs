@@ -74,6 +74,7 @@ impl FileSinkConfig {
             codec: self.codec,
             what: self.path.display().to_string(),
             retry: self.retry,
+            quiet_close: false,
         })
     }
 }

@@ -1,9 +1,14 @@
 //! Sinks: where events leave the graph. One file per kind; [`SinkConfig`] is
 //! the registry. A sink runs on its own blocking thread: it drains its input
 //! edge until every upstream sender is gone, then flushes and returns.
+//!
+//! A sink acknowledges only what it wrote: it keeps unwritten events in a
+//! [`held::Held`], and a sink that stops early (its [`SinkContext`] dropped
+//! with its input still open) fails whatever is still queued for it.
 
 pub mod blackhole;
 pub mod file;
+pub mod held;
 pub mod redis_stream;
 pub mod retry;
 pub mod stdout;
@@ -157,8 +162,13 @@ pub struct SinkContext {
 impl SinkContext {
     /// Sends `events` that could not be written, after every retry, to the
     /// sink's `errors` output as error events with `reason`. They keep their
-    /// acknowledgements: a dead letter written is a delivery.
-    pub async fn give_up(&mut self, events: impl IntoIterator<Item = Event>, reason: &str) {
+    /// acknowledgements: a dead letter written is a delivery. When nothing
+    /// consumes `errors`, they are counted and logged there, but their
+    /// batches fail: the bytes were not written anywhere.
+    pub async fn give_up(&mut self, events: Vec<Event>, reason: &str) {
+        if !self.errors.consumed(self.errors.errors_port()) {
+            crate::ack::fail_events(&events);
+        }
         let errors: Vec<Event> = events
             .into_iter()
             .map(|e| e.into_error(&self.name, reason))
@@ -169,6 +179,20 @@ impl SinkContext {
         let origin = crate::event::name_hash(&self.name);
         let _ = self.errors.send(origin, self.error_batches, per_port).await;
         self.error_batches += 1;
+    }
+}
+
+impl Drop for SinkContext {
+    fn drop(&mut self) {
+        // After a normal end the input is closed and empty; otherwise the
+        // sink stopped early and what is still queued for it is lost.
+        let lost = held::drain_failed(&mut self.input, &self.in_flight);
+        if lost > 0 {
+            tracing::warn!(
+                "sink `{}` stopped: {lost} queued events were not written (not acknowledged)",
+                self.name
+            );
+        }
     }
 }
 

@@ -20,7 +20,6 @@ use redis::aio::MultiplexedConnection;
 use serde::Deserialize;
 
 use crate::codec::Codec;
-use crate::event::Event;
 use crate::redact::SecretUrl;
 use crate::sinks::SinkContext;
 use crate::sinks::retry::RetryPolicy;
@@ -69,7 +68,7 @@ impl RedisStreamSinkConfig {
     pub async fn run(self, mut ctx: SinkContext) -> anyhow::Result<()> {
         let client = self.url.redis_client().map_err(anyhow::Error::msg)?;
         let mut conn: Option<MultiplexedConnection> = None;
-        let mut held: Vec<Event> = Vec::new();
+        let mut held = crate::sinks::held::Held::default();
         let mut lines: Vec<Vec<u8>> = Vec::new();
         let mut bytes = 0usize;
         loop {
@@ -99,15 +98,12 @@ impl RedisStreamSinkConfig {
                 continue;
             }
             let n = held.len() as u64;
-            match self
-                .write_retrying(&client, &mut conn, &lines, &ctx.name)
-                .await
-            {
+            match self.write_retrying(&client, &mut conn, &lines, &ctx).await {
                 Ok(()) => {
                     ctx.stats.bytes.fetch_add(bytes as u64, Relaxed);
                     ctx.stats.events_out.fetch_add(n, Relaxed);
                     // Confirmed by Redis: dropping the events acknowledges them.
-                    held.clear();
+                    held.delivered();
                 }
                 Err(e) => {
                     let e = self.url.scrub(&e.to_string());
@@ -119,7 +115,7 @@ impl RedisStreamSinkConfig {
                         ctx.name
                     );
                     let reason = format!("XADD to redis stream `{}` failed: {e}", self.stream);
-                    ctx.give_up(held.drain(..), &reason).await;
+                    ctx.give_up(held.take(), &reason).await;
                 }
             }
             ctx.in_flight.sub(n);
@@ -138,8 +134,9 @@ impl RedisStreamSinkConfig {
         client: &redis::Client,
         conn: &mut Option<MultiplexedConnection>,
         lines: &[Vec<u8>],
-        stage: &str,
+        ctx: &SinkContext,
     ) -> Result<(), redis::RedisError> {
+        let stage = ctx.name.as_str();
         let mut pipe = redis::pipe();
         for line in lines {
             let cmd = pipe.cmd("XADD").arg(&self.stream);
@@ -177,6 +174,7 @@ impl RedisStreamSinkConfig {
                 Err(e) => {
                     *conn = None;
                     failures += 1;
+                    ctx.stats.retries.fetch_add(1, Relaxed);
                     if self.retry.exhausted(failures) {
                         return Err(e);
                     }

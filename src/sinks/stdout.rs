@@ -13,6 +13,10 @@ pub struct StdoutConfig {
     /// `json` (default): compact JSON; `text`: strings raw, like `jq -r`.
     #[serde(default)]
     pub codec: Codec,
+    /// Set by `sluice filter` (never from a config): a closed stdout ends
+    /// the output quietly instead of failing the run.
+    #[serde(skip)]
+    pub quiet_close: bool,
 }
 
 impl StdoutConfig {
@@ -23,6 +27,7 @@ impl StdoutConfig {
             codec: self.codec,
             what: "stdout".into(),
             retry: RetryPolicy::default(),
+            quiet_close: self.quiet_close,
         }
     }
 }

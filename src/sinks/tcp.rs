@@ -68,7 +68,7 @@ impl TcpSinkConfig {
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK * 2);
         // Events stay held until their bytes are written: only then are
         // they acknowledged to their sources.
-        let mut held: Vec<crate::event::Event> = Vec::new();
+        let mut held = crate::sinks::held::Held::default();
         loop {
             let next = ctx.input.recv().await;
             let started = Instant::now();
@@ -88,7 +88,7 @@ impl TcpSinkConfig {
                     Ok(()) => {
                         ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
                         ctx.stats.events_out.fetch_add(n, Relaxed);
-                        held.clear();
+                        held.delivered();
                     }
                     Err(e) => {
                         tracing::error!(
@@ -97,7 +97,7 @@ impl TcpSinkConfig {
                             self.retry.attempts,
                             ctx.name
                         );
-                        ctx.give_up(held.drain(..), &e).await;
+                        ctx.give_up(held.take(), &e).await;
                     }
                 }
                 ctx.in_flight.sub(n);

@@ -7,6 +7,9 @@
 //! only then are they acknowledged to their sources. A failed write is
 //! retried with backoff; once the retries are spent the events go to the
 //! sink's `errors` output (and a file is cut back to its last good length).
+//! An output closed by its reader (EPIPE) is gone for good: the sink stops
+//! with an error (or, for `sluice filter`, quietly) and what it had not
+//! written fails its batches.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -15,8 +18,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::ack::Ack;
 use crate::codec::Codec;
-use crate::event::Event;
 use crate::sinks::SinkContext;
+use crate::sinks::held::Held;
 use crate::sinks::retry::RetryPolicy;
 
 /// Buffered output is written once it exceeds this many bytes.
@@ -48,6 +51,9 @@ pub struct LineWriter {
     pub what: String,
     /// How failed writes are retried.
     pub retry: RetryPolicy,
+    /// A reader closing the output is a normal end, not a failure (`sluice
+    /// filter`, like `jq ... | head`).
+    pub quiet_close: bool,
 }
 
 /// What happened to a chunk.
@@ -79,7 +85,7 @@ impl LineWriter {
     ) -> anyhow::Result<()> {
         let name: Arc<str> = ctx.name.as_str().into();
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK * 2);
-        let mut held: Vec<Event> = Vec::new();
+        let mut held = Held::default();
         let mut ends: Vec<(Ack, usize)> = Vec::new();
         loop {
             let next = handle.block_on(ctx.input.recv());
@@ -125,12 +131,24 @@ impl LineWriter {
                     }
                     // Written: dropping the events and handles acknowledges them.
                     ends.clear();
-                    held.clear();
+                    held.delivered();
                 }
                 Written::Closed => {
-                    tracing::debug!(stage = %ctx.name, "output closed by the reader");
+                    // Dropping `held` fails what it holds; dropping `ctx`
+                    // fails what is still queued and stops the upstream.
                     ctx.in_flight.sub(n);
-                    return Ok(());
+                    if self.quiet_close {
+                        // What is queued fails here, without the warning
+                        // dropping `ctx` would log: a normal end.
+                        let queued =
+                            crate::sinks::held::drain_failed(&mut ctx.input, &ctx.in_flight);
+                        tracing::debug!(stage = %ctx.name, queued, "output closed by the reader");
+                        return Ok(());
+                    }
+                    anyhow::bail!(
+                        "{} was closed by its reader (broken pipe); unwritten events: {n}",
+                        self.what
+                    );
                 }
                 Written::Failed(e) => {
                     tracing::error!(
@@ -142,8 +160,7 @@ impl LineWriter {
                     );
                     ends.clear();
                     let reason = format!("writing {} failed: {e}", self.what);
-                    let failed = std::mem::take(&mut held);
-                    handle.block_on(ctx.give_up(failed, &reason));
+                    handle.block_on(ctx.give_up(held.take(), &reason));
                 }
             }
             ctx.in_flight.sub(n);

@@ -441,7 +441,13 @@ async fn commit(
         let AckData::Offset { file, .. } = token.data else {
             continue;
         };
-        for done in committers.entry(file).or_default().ack(token) {
+        let committer = committers.entry(file).or_default();
+        if token.failed && committer.failed_at().is_none() {
+            tracing::warn!(
+                "source `{name}`: a batch was not delivered; the checkpoint of input {file} stays before it (read again on the next run)"
+            );
+        }
+        for done in committer.ack(token) {
             let AckData::Offset { file, end, line } = done.data else {
                 continue;
             };

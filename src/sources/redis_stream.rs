@@ -609,15 +609,18 @@ async fn acknowledge(
     loop {
         if ids.is_empty() {
             match rx.recv().await {
-                Some(t) => take_ids(t, &mut ids),
+                Some(t) => take_ids(t, &mut ids, &in_flight, &stage),
                 None => return,
             }
         }
         while ids.len() < ACK_CHUNK {
             match rx.try_recv() {
-                Ok(t) => take_ids(t, &mut ids),
+                Ok(t) => take_ids(t, &mut ids, &in_flight, &stage),
                 Err(_) => break,
             }
+        }
+        if ids.is_empty() {
+            continue;
         }
         if conn.is_none() {
             match connect(&client, Duration::from_secs(10)).await {
@@ -653,10 +656,23 @@ async fn acknowledge(
     }
 }
 
-fn take_ids(token: AckToken, ids: &mut Vec<String>) {
-    if let AckData::Ids(v) = token.data {
-        ids.extend(v);
+/// Adds the ids of a delivered batch to `ids`. A failed batch is never
+/// XACKed: its entries stay pending in the group and are no longer counted
+/// as on their way, so a later claim (or the next run) delivers them again.
+fn take_ids(token: AckToken, ids: &mut Vec<String>, in_flight: &InFlight, stage: &str) {
+    let AckData::Ids(v) = token.data else { return };
+    if token.failed {
+        tracing::warn!(
+            "source `{stage}`: {} entries were not delivered; left pending, not XACKed",
+            v.len()
+        );
+        let mut set = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &v {
+            set.remove(id);
+        }
+        return;
     }
+    ids.extend(v);
 }
 
 async fn ack_failed(stage: &str, failures: u32, e: &redis::RedisError) {

@@ -78,7 +78,11 @@ impl EdgeSender {
         if batch.is_empty() && !self.carry_empty {
             return Ok(());
         }
-        self.tx.send(batch).await.map_err(|_| Closed)
+        self.tx.send(batch).await.map_err(|refused| {
+            // The consumer is gone: what it refused was not delivered.
+            crate::ack::fail_events(&refused.0.events);
+            Closed
+        })
     }
 
     /// Number of batches waiting in the edge (for occupancy metrics).

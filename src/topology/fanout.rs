@@ -68,6 +68,9 @@ pub struct Outputs {
     ports: Vec<Vec<EdgeSender>>,
     /// Whether any regular port had a consumer when the graph was built.
     had_consumers: bool,
+    /// Per port: it had a consumer when the graph was built. Events for a
+    /// port whose consumers have all gone since are lost, not discarded.
+    had: Vec<bool>,
     stats: Arc<StageStats>,
     in_flight: Arc<InFlight>,
     error_log: Arc<ErrorLog>,
@@ -84,10 +87,12 @@ impl Outputs {
     ) -> Self {
         let regular = &ports[..ports.len().saturating_sub(1)];
         let had_consumers = regular.iter().any(|p| !p.is_empty());
+        let had = ports.iter().map(|p| !p.is_empty()).collect();
         Outputs {
             stage: stage.into(),
             ports,
             had_consumers,
+            had,
             stats,
             in_flight,
             error_log,
@@ -102,6 +107,12 @@ impl Outputs {
     /// Index of the `errors` port.
     pub fn errors_port(&self) -> usize {
         self.ports.len() - 1
+    }
+
+    /// True while `port` has a consumer: what is sent there is delivered
+    /// by that consumer, not just counted.
+    pub fn consumed(&self, port: usize) -> bool {
+        !self.ports[port].is_empty()
     }
 
     /// The stage's name.
@@ -138,6 +149,9 @@ impl Outputs {
                     .errors
                     .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 if self.ports[port].is_empty() {
+                    if self.had[port] {
+                        crate::ack::fail_events(&events);
+                    }
                     self.stats
                         .errors_unconsumed
                         .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
@@ -151,6 +165,9 @@ impl Outputs {
                     .events_out
                     .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 if self.ports[port].is_empty() {
+                    if self.had[port] {
+                        crate::ack::fail_events(&events);
+                    }
                     self.stats
                         .discarded
                         .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
@@ -190,6 +207,53 @@ impl Outputs {
         }
         for i in closed.into_iter().rev() {
             senders.remove(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ack::{Ack, AckData};
+    use crate::topology::edge::edge;
+    use tokio::sync::mpsc;
+
+    #[tokio::test]
+    async fn events_for_a_consumer_that_is_gone_fail_and_unconsumed_errors_do_not() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let event = |seq| {
+            let mut e = Event::new(jaq_json::Val::from(1isize));
+            e.ack = Some(Ack::new(seq, AckData::Ids(vec![]), &tx));
+            e
+        };
+        let (send, recv) = edge(4, false);
+        let mut outputs = Outputs::new(
+            "t",
+            vec![vec![send], vec![]],
+            Arc::default(),
+            Arc::default(),
+            Arc::new(ErrorLog::new(None)),
+        );
+        // An error event on an `errors` port nothing ever consumed: counted,
+        // logged and delivered.
+        let _ = outputs.send(1, 0, vec![vec![], vec![event(0)]]).await;
+        assert!(!rx.try_recv().unwrap().failed);
+        drop(recv);
+        // Refused by the closed edge, then sent to a port left empty.
+        assert!(
+            outputs
+                .send(1, 1, vec![vec![event(1)], vec![]])
+                .await
+                .is_err()
+        );
+        assert!(
+            outputs
+                .send(1, 2, vec![vec![event(2)], vec![]])
+                .await
+                .is_err()
+        );
+        for _ in 1..=2 {
+            assert!(rx.try_recv().unwrap().failed);
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod builder;
 pub mod edge;
+pub mod failure;
 pub mod fanout;
 pub mod running;
 pub mod shutdown;

@@ -25,6 +25,7 @@ use crate::sinks::{SinkContext, SinkTask};
 use crate::sources::{SourceContext, SourceTask};
 use crate::stats::{Report, RunStats};
 use crate::topology::builder::{Pieces, SourcePiece, build};
+use crate::topology::failure;
 use crate::topology::shutdown::{self, Trigger};
 use crate::topology::source_outputs::SourceOutputs;
 use crate::topology::worker::Worker;
@@ -184,13 +185,16 @@ impl Running {
         let g = self.generation;
         for (task, ctx) in sinks {
             let name = format!("sink `{}`", ctx.name);
-            let h = self.tasks.spawn(task.run(ctx));
+            let h = self.tasks.spawn(failure::guard(task.run(ctx)));
             self.kinds.insert(h.id(), Task::Downstream(g, name));
             *self.live.entry(g).or_insert(0) += 1;
         }
         for w in workers {
             let name = format!("transform `{}`", w.name);
-            let h = self.tasks.spawn(w.run());
+            let (input, in_flight) = (w.input.clone(), w.in_flight.clone());
+            let h = self
+                .tasks
+                .spawn(failure::guard_consumer(w.run(), input, in_flight));
             self.kinds.insert(h.id(), Task::Downstream(g, name));
             *self.live.entry(g).or_insert(0) += 1;
         }
@@ -349,6 +353,11 @@ impl Running {
         if let Err(e) = result {
             tracing::error!("{name} {e}");
             self.failures.push(format!("{name} {e}"));
+            // A transform or sink lost for good: stop reading into it.
+            if matches!(kind, Some(Task::Downstream(..))) && !self.stopping {
+                tracing::info!("stopping the sources: {name} cannot deliver any more");
+                self.stop();
+            }
         }
         if let Some(Task::Downstream(g, _)) = kind
             && let Some(n) = self.live.get_mut(&g)
