@@ -188,6 +188,10 @@ pub struct StageConfig {
     pub kind: StageKind,
     /// Where the stage's table starts in the config.
     pub span: Range<usize>,
+    /// The stage's table as written (every key, values without positions),
+    /// so that a reload compares what a stage means, not where it stands.
+    /// Empty for stages built in code rather than read from a file.
+    pub settings: toml::Table,
 }
 
 impl StageConfig {
@@ -199,6 +203,19 @@ impl StageConfig {
             StageKind::Transform(t) => t.output_ports(),
             StageKind::Sink(_) => Vec::new(),
         }
+    }
+
+    /// Whether a reload may keep this stage running as `other` configures
+    /// it: same role, type and keys with the same values. Positions do not
+    /// count, so a comment or an edit elsewhere in the file changes nothing.
+    pub fn same_settings(&self, other: &StageConfig) -> bool {
+        if self.settings.is_empty() && other.settings.is_empty() {
+            // Built in code: no table to compare, fall back to every field.
+            return format!("{self:?}") == format!("{other:?}");
+        }
+        self.role == other.role
+            && self.type_name == other.type_name
+            && self.settings == other.settings
     }
 
     /// A one-line description of the stage's work.

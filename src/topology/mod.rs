@@ -8,6 +8,7 @@
 pub mod builder;
 pub mod edge;
 pub mod fanout;
+mod reload;
 pub mod running;
 pub mod shutdown;
 pub mod source_outputs;
