@@ -334,6 +334,71 @@ mod tests {
         assert_eq!(again.snapshot(), store.snapshot());
     }
 
+    fn pos(offset: u64) -> FilePosition {
+        FilePosition {
+            offset,
+            ..FilePosition::default()
+        }
+    }
+
+    fn tracked(key: &Arc<str>, path: &str, length: u64) -> TrackedSink {
+        TrackedSink {
+            key: key.clone(),
+            path: path.into(),
+            length,
+        }
+    }
+
+    #[test]
+    fn only_the_tracked_incarnation_moves_a_sink_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let old: Arc<str> = Arc::from("out");
+        store.track_sinks(&[tracked(&old, "/a", 0)]);
+        store.commit("app", "/in".into(), pos(10), &[(old.clone(), 100)]);
+        assert_eq!(store.snapshot().sinks["out"], 100);
+        // A reload points the sink at a shorter file: a late length of the
+        // old incarnation must not move the new one.
+        let new: Arc<str> = Arc::from("out");
+        store.track_sinks(&[tracked(&new, "/b", 5)]);
+        store.commit("app", "/in".into(), pos(20), &[(old, 900)]);
+        let cp = store.snapshot();
+        assert_eq!(cp.sinks["out"], 5);
+        assert_eq!(
+            cp.sources["app"]["/in"].offset, 20,
+            "the offset still commits"
+        );
+        store.commit("app", "/in".into(), pos(30), &[(new, 50)]);
+        assert_eq!(store.snapshot().sinks["out"], 50);
+    }
+
+    #[test]
+    fn a_sink_that_stops_marking_leaves_no_length_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key: Arc<str> = Arc::from("out");
+        store.track_sinks(&[tracked(&key, "/a", 7)]);
+        store.track_sinks(&[]);
+        store.commit("app", "/in".into(), pos(1), &[(key, 70)]);
+        let cp = store.snapshot();
+        assert!(cp.sinks.is_empty() && cp.sink_files.is_empty(), "{cp:?}");
+    }
+
+    #[test]
+    fn a_length_is_used_only_for_the_file_it_was_taken_on() {
+        let mut cp = Checkpoint::default();
+        cp.sinks.insert("out".into(), 42);
+        assert_eq!(
+            cp.sink_length("out", Path::new("/a")),
+            Some(42),
+            "older checkpoints name no file"
+        );
+        cp.sink_files.insert("out".into(), "/a".into());
+        assert_eq!(cp.sink_length("out", Path::new("/a")), Some(42));
+        assert_eq!(cp.sink_length("out", Path::new("/b")), None);
+        assert_eq!(cp.sink_length("other", Path::new("/a")), None);
+    }
+
     #[test]
     fn identity_changes_with_the_first_bytes() {
         let dir = tempfile::tempdir().unwrap();

@@ -227,3 +227,49 @@ impl StageConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> StageConfig {
+        let config = parse("p.toml", text).unwrap_or_else(|d| panic!("{d:?}"));
+        config.stages.into_iter().find(|s| s.name == "app").unwrap()
+    }
+
+    const REPLAY: &str = r#"
+[sources.app]
+type = "file"
+path = "in.jsonl"
+replay = { timestamp_field = "ts", speed = 2.0 }
+
+[sinks.out]
+type = "blackhole"
+inputs = ["app"]
+"#;
+
+    #[test]
+    fn a_stage_moved_in_the_file_has_the_same_settings() {
+        let a = source(REPLAY);
+        let b = source(&format!("# a comment\n# and another\n{REPLAY}"));
+        assert_ne!(
+            format!("{:?}", a.kind),
+            format!("{:?}", b.kind),
+            "positions are part of the debug form"
+        );
+        assert!(a.same_settings(&b));
+    }
+
+    #[test]
+    fn a_changed_key_changes_the_settings() {
+        let a = source(REPLAY);
+        let b = source(&REPLAY.replace("speed = 2.0", "speed = 3.0"));
+        let c =
+            source(&REPLAY.replace("path = \"in.jsonl\"", "path = \"in.jsonl\"\nfollow = false"));
+        assert!(!a.same_settings(&b));
+        assert!(
+            !a.same_settings(&c),
+            "a key written out at its default still counts"
+        );
+    }
+}
