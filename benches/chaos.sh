@@ -260,6 +260,8 @@ def log_count(needle):
             n += f.read().count(needle)
     return n
 
+# One line per SIGHUP, whatever became of it.
+COMPLETE, REJECTED, IGNORED = "reload complete", "reload rejected, the running", "SIGHUP ignored"
 variant = 0
 write_config(config(variant))
 threading.Thread(target=peer_accept, daemon=True).start()
@@ -283,9 +285,10 @@ while time.monotonic() < END:
         if rng.random() < 0.15:
             # Invalid: rejected, the running graph stays; restored right after.
             write_config(config(variant) + "\n[sinks.broken]\ntype = \"nope\"\n")
+            answered = log_count(REJECTED) + log_count(IGNORED)
             proc.send_signal(signal.SIGHUP); invalid += 1
             deadline = time.monotonic() + 30
-            while log_count("reload rejected") < invalid and time.monotonic() < deadline:
+            while log_count(REJECTED) + log_count(IGNORED) == answered and time.monotonic() < deadline:
                 time.sleep(0.05)
             write_config(config(variant))
             log("SIGHUP with an invalid config")
@@ -365,8 +368,7 @@ lost_at_kill = sum(len(s - tcp_got) for l, s in tcp_sent.items() if l != final)
 lost_graceful = len(tcp_sent.get(final, set()) - tcp_got)
 unknown = len(tcp_got - set().union(*tcp_sent.values(), tcp_doubt)) if tcp_sent else len(tcp_got)
 
-reloads_done = log_count("reload complete")
-rejected = log_count("reload rejected")
+reloads_done, rejected, ignored = log_count(COMPLETE), log_count(REJECTED), log_count(IGNORED)
 minutes = (time.monotonic() - T0) / 60
 checked = len(ordered) + len(allv) + len(peer_ids)
 lost = ordered_missing + all_missing + peer_missing + lost_graceful
@@ -376,7 +378,7 @@ print(f"""chaos: seed {SEED}, work dir {WORK}
   lines written        {total_file} to files + {tcp_sent_total} good tcp lines ({garbage_sent[0]} garbage, {vanished[0]} cut mid-line)
   lines checked        {checked} (ordered {len(ordered)}, unordered {len(allv)}, tcp peer {len(peer_ids)})
   kills                {kills} (kill -9, then restart)
-  reloads              {hups} SIGHUP sent, {reloads_done} completed, {invalid} invalid ({rejected} rejected)
+  reloads              {hups + invalid} SIGHUP sent ({invalid} with an invalid config): {reloads_done} completed, {rejected} rejected, {ignored} ignored (previous reload still draining)
   peer stalls          {stalls}
   lost                 {lost}: ordered {ordered_missing}, unordered {all_missing}, tcp sink {peer_missing}, tcp lines of the graceful run {lost_graceful}
   duplicates (ordered) {dups}, out of order {out_of_order}, unparsable lines {ordered_bad + all_bad}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::{read_report, stage, toml_path};
 use daemon_support::{Daemon, PATIENCE, metric, scrape, wait_metric};
 
-const LINES: u64 = 40_000;
+const LINES: u64 = 24_000;
 
 /// file (checkpointed) → delay with jitter on 6 workers → ordered file
 /// sink. `variant` changes the text without changing what it reads: a
