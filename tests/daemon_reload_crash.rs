@@ -350,3 +350,56 @@ ordered = true
         got.len()
     );
 }
+
+/// A reload moves the ordered sink to another file, then `kill -9`: the
+/// restart cuts back the new file only (the checkpoint names the file its
+/// length is of), and the two files hold every line exactly once, in order.
+#[test]
+fn a_sink_moved_by_a_reload_stays_effectively_once_across_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input: String = (1..=LINES).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+    std::fs::write(d.join("in.jsonl"), input).unwrap();
+    let cfg = d.join("p.toml");
+    let (first, second) = (d.join("out1.jsonl"), d.join("out2.jsonl"));
+    let config =
+        |out: &Path| crash_config(d, 0).replace(&toml_path(&d.join("out.jsonl")), &toml_path(out));
+    std::fs::write(&cfg, config(&first)).unwrap();
+    let mut daemon = Daemon::start(&cfg, &[], &[]);
+    wait_lines(&first, LINES / 5);
+    std::fs::write(&cfg, config(&second)).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_log_count("reload complete", 1);
+    wait_lines(&second, LINES / 5);
+    daemon.kill9();
+    assert!(
+        lines_in(&first) + lines_in(&second) < LINES,
+        "killed mid-stream"
+    );
+    let status = Command::new(assert_cmd::cargo::cargo_bin("sluice"))
+        .args(["run", "-q"])
+        .arg(&cfg)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ids = |p: &Path| -> Vec<u64> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let (a, b) = (ids(&first), ids(&second));
+    let n = a.len() as u64;
+    assert!(
+        a.iter().copied().eq(1..=n) && b.iter().copied().eq(n + 1..=LINES),
+        "{} lines in the first file, {} in the second (first {:?}), not every line once in order",
+        a.len(),
+        b.len(),
+        b.first()
+    );
+}
