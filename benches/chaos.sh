@@ -74,7 +74,7 @@ stop_all = threading.Event()
 def peer_conn(c):
     buf = b""
     c.settimeout(0.2)
-    while True:
+    while time.monotonic() < HARD_END:
         if stall.is_set():
             time.sleep(0.05); continue
         try:
@@ -96,7 +96,7 @@ def peer_conn(c):
 
 def peer_accept():
     peer_sock.settimeout(0.2)
-    while not stop_all.is_set():
+    while not stop_all.is_set() and time.monotonic() < HARD_END:
         try:
             c, _ = peer_sock.accept()
         except socket.timeout:
