@@ -4,14 +4,19 @@
 //! sink had at that point. One JSON file, replaced atomically (write a
 //! temporary file, fsync, rename, fsync the directory), so a crash leaves
 //! either the old checkpoint or the new one, never half of one.
+//!
+//! The [`Store`] also decides which sink lengths count: only those reported
+//! by the sink incarnation it tracks now ([`Store::track_sinks`]), so a
+//! length from a graph that a reload replaced can never overwrite the one
+//! of the file being written now.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +34,35 @@ pub struct Checkpoint {
     /// positions above were committed.
     #[serde(default)]
     pub sinks: BTreeMap<String, u64>,
+    /// Per effectively-once file sink: the file its length above is of. A
+    /// restart whose config points the sink elsewhere must not cut that
+    /// other file back (absent in checkpoints of older versions).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sink_files: BTreeMap<String, String>,
+}
+
+impl Checkpoint {
+    /// The length to cut sink `name` writing `path` back to at start:
+    /// `None` when nothing was recorded, or it was recorded for another file.
+    pub fn sink_length(&self, name: &str, path: &Path) -> Option<u64> {
+        let len = *self.sinks.get(name)?;
+        match self.sink_files.get(name) {
+            Some(p) if Path::new(p) != path => None,
+            _ => Some(len),
+        }
+    }
+}
+
+/// An effectively-once sink of the graph about to run, for
+/// [`Store::track_sinks`].
+pub struct TrackedSink {
+    /// The key its writer marks acknowledged batches with (one per
+    /// incarnation: compared by pointer, not by name).
+    pub key: Arc<str>,
+    /// The file it writes.
+    pub path: String,
+    /// The file's length now, before the sink's first write.
+    pub length: u64,
 }
 
 /// Where to resume one file.
@@ -118,11 +152,19 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The checkpoint and, in memory only, which sink incarnations count.
+#[derive(Debug, Default)]
+struct State {
+    checkpoint: Checkpoint,
+    /// Per sink name: the mark key of the incarnation whose lengths count.
+    marking: HashMap<String, Arc<str>>,
+}
+
 /// The checkpoint file of a pipeline, kept in memory and written back.
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
-    state: Mutex<Checkpoint>,
+    state: Mutex<State>,
     dirty: AtomicBool,
     /// One writer at a time: the periodic flush and the final one share
     /// the temporary file.
@@ -147,7 +189,10 @@ impl Store {
         };
         Ok(Store {
             path,
-            state: Mutex::new(state),
+            state: Mutex::new(State {
+                checkpoint: state,
+                marking: HashMap::new(),
+            }),
             dirty: AtomicBool::new(false),
             writing: Mutex::new(()),
         })
@@ -155,12 +200,79 @@ impl Store {
 
     /// A copy of the current state.
     pub fn snapshot(&self) -> Checkpoint {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lock().checkpoint.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Changes the state (written back by the next [`flush`](Self::flush)).
     pub fn update(&self, f: impl FnOnce(&mut Checkpoint)) {
-        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        f(&mut self.lock().checkpoint);
+        self.dirty.store(true, Ordering::SeqCst);
+    }
+
+    /// Commits where source `source` resumes in `file`, and the sink
+    /// lengths its batch reached, in one update: the checkpoint never holds
+    /// an offset without the lengths that contain its lines. Lengths from a
+    /// sink incarnation that is no longer tracked are ignored: their lines
+    /// are below the length recorded when the current one was tracked (same
+    /// file, the old graph had drained) or in a file no longer written.
+    pub fn commit(
+        &self,
+        source: &str,
+        file: String,
+        position: FilePosition,
+        marks: &[(Arc<str>, u64)],
+    ) {
+        let mut state = self.lock();
+        let State {
+            checkpoint,
+            marking,
+        } = &mut *state;
+        checkpoint
+            .sources
+            .entry(source.to_string())
+            .or_default()
+            .insert(file, position);
+        for (key, len) in marks {
+            if marking.get(&**key).is_some_and(|k| Arc::ptr_eq(k, key)) {
+                let l = checkpoint.sinks.entry(key.to_string()).or_insert(0);
+                *l = (*l).max(*len);
+            }
+        }
+        drop(state);
+        self.dirty.store(true, Ordering::SeqCst);
+    }
+
+    /// Starts counting the lengths of `sinks`, the effectively-once sinks
+    /// of the graph about to run (called before any of them writes): each
+    /// length is set to the file's length now. Every other sink's length is
+    /// dropped, so that a sink which no longer records its length (made
+    /// unordered, removed) leaves no stale length for a later start to cut
+    /// its file back to.
+    pub fn track_sinks(&self, sinks: &[TrackedSink]) {
+        let mut state = self.lock();
+        let State {
+            checkpoint,
+            marking,
+        } = &mut *state;
+        marking.clear();
+        checkpoint
+            .sinks
+            .retain(|name, _| sinks.iter().any(|s| &*s.key == name));
+        checkpoint
+            .sink_files
+            .retain(|name, _| sinks.iter().any(|s| &*s.key == name));
+        for s in sinks {
+            marking.insert(s.key.to_string(), s.key.clone());
+            checkpoint.sinks.insert(s.key.to_string(), s.length);
+            checkpoint
+                .sink_files
+                .insert(s.key.to_string(), s.path.clone());
+        }
+        drop(state);
         self.dirty.store(true, Ordering::SeqCst);
     }
 
@@ -220,6 +332,71 @@ mod tests {
         assert!(!dir.path().join("checkpoint.json.tmp").exists());
         let again = Store::open(dir.path()).unwrap();
         assert_eq!(again.snapshot(), store.snapshot());
+    }
+
+    fn pos(offset: u64) -> FilePosition {
+        FilePosition {
+            offset,
+            ..FilePosition::default()
+        }
+    }
+
+    fn tracked(key: &Arc<str>, path: &str, length: u64) -> TrackedSink {
+        TrackedSink {
+            key: key.clone(),
+            path: path.into(),
+            length,
+        }
+    }
+
+    #[test]
+    fn only_the_tracked_incarnation_moves_a_sink_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let old: Arc<str> = Arc::from("out");
+        store.track_sinks(&[tracked(&old, "/a", 0)]);
+        store.commit("app", "/in".into(), pos(10), &[(old.clone(), 100)]);
+        assert_eq!(store.snapshot().sinks["out"], 100);
+        // A reload points the sink at a shorter file: a late length of the
+        // old incarnation must not move the new one.
+        let new: Arc<str> = Arc::from("out");
+        store.track_sinks(&[tracked(&new, "/b", 5)]);
+        store.commit("app", "/in".into(), pos(20), &[(old, 900)]);
+        let cp = store.snapshot();
+        assert_eq!(cp.sinks["out"], 5);
+        assert_eq!(
+            cp.sources["app"]["/in"].offset, 20,
+            "the offset still commits"
+        );
+        store.commit("app", "/in".into(), pos(30), &[(new, 50)]);
+        assert_eq!(store.snapshot().sinks["out"], 50);
+    }
+
+    #[test]
+    fn a_sink_that_stops_marking_leaves_no_length_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key: Arc<str> = Arc::from("out");
+        store.track_sinks(&[tracked(&key, "/a", 7)]);
+        store.track_sinks(&[]);
+        store.commit("app", "/in".into(), pos(1), &[(key, 70)]);
+        let cp = store.snapshot();
+        assert!(cp.sinks.is_empty() && cp.sink_files.is_empty(), "{cp:?}");
+    }
+
+    #[test]
+    fn a_length_is_used_only_for_the_file_it_was_taken_on() {
+        let mut cp = Checkpoint::default();
+        cp.sinks.insert("out".into(), 42);
+        assert_eq!(
+            cp.sink_length("out", Path::new("/a")),
+            Some(42),
+            "older checkpoints name no file"
+        );
+        cp.sink_files.insert("out".into(), "/a".into());
+        assert_eq!(cp.sink_length("out", Path::new("/a")), Some(42));
+        assert_eq!(cp.sink_length("out", Path::new("/b")), None);
+        assert_eq!(cp.sink_length("other", Path::new("/a")), None);
     }
 
     #[test]

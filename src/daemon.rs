@@ -51,9 +51,9 @@ pub async fn run(config: Config, path: Option<&Path>) -> anyhow::Result<Outcome>
         Some(_) => Some(signal(SignalKind::hangup())?),
         None => None,
     };
+    // Edge occupancy over time is sampled by `Running`, for every stage of
+    // every graph it runs.
     let stats = running.stats().clone();
-    // Edge occupancy over time, for the report.
-    stats.sample_edges();
     let (stopping, stopping_listener) = shutdown::channel();
     let main = async move {
         let mut deadline: Option<tokio::time::Instant> = None;

@@ -49,6 +49,7 @@ pub fn config(args: &FilterArgs) -> Result<Config, String> {
         ordered: false,
         kind,
         span: 0..0,
+        settings: Default::default(),
     };
     let source = stage(
         "stdin",

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -96,6 +96,32 @@ impl EdgeGauge {
     pub fn capacity(&self) -> usize {
         self.capacity
     }
+}
+
+/// Samples the input edge occupancy of `stages` every
+/// [`OCCUPANCY_EVERY`](crate::stats::OCCUPANCY_EVERY) on the current tokio
+/// runtime, for the report. The task holds the counters weakly and ends once
+/// they are gone. A reload calls it again for the stages it adds, so that
+/// every stage of the run is sampled exactly once per tick.
+pub fn sample_edges(stages: Vec<Weak<StageStats>>) {
+    if stages.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::stats::OCCUPANCY_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let mut alive = false;
+            for s in stages.iter().filter_map(Weak::upgrade) {
+                alive = true;
+                s.sample_edge();
+            }
+            if !alive {
+                return;
+            }
+        }
+    });
 }
 
 /// What the endpoint renders: the counters of the graph that runs now.

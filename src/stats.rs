@@ -8,7 +8,7 @@
 //! full each stage's input edge is every [`OCCUPANCY_EVERY`] ([`Series`]).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -422,29 +422,6 @@ impl RunStats {
         self.stages
             .push((name.to_string(), role, kind.to_string(), s.clone()));
         s
-    }
-
-    /// Starts sampling every stage's input edge occupancy, every
-    /// [`OCCUPANCY_EVERY`], on the current tokio runtime. The task holds
-    /// the counters weakly and ends once they are gone.
-    pub fn sample_edges(&self) {
-        let stages: Vec<Weak<StageStats>> =
-            self.stages.iter().map(|s| Arc::downgrade(&s.3)).collect();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(OCCUPANCY_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let mut alive = false;
-                for s in stages.iter().filter_map(Weak::upgrade) {
-                    alive = true;
-                    s.sample_edge();
-                }
-                if !alive {
-                    return;
-                }
-            }
-        });
     }
 
     /// A snapshot of every counter, as reported at exit.

@@ -159,6 +159,12 @@ fn parse_stage(
         diags.push(span, format!("`{}.{name}` must be a table", role.section()));
         return None;
     };
+    // The table as written, without positions: what a reload compares.
+    let settings = toml::Table::deserialize(ValueDeserializer::from(Spanned::new(
+        span.clone(),
+        DeValue::Table(table.clone()),
+    )))
+    .unwrap_or_default();
     let type_name = match table.remove("type") {
         Some(t) => match t.get_ref().as_str() {
             Some(s) => Some((s.to_string(), t.span())),
@@ -276,6 +282,7 @@ fn parse_stage(
         ordered,
         kind,
         span,
+        settings,
     })
 }
 

@@ -209,6 +209,10 @@ pub struct StageConfig {
     pub kind: StageKind,
     /// Where the stage's table starts in the config.
     pub span: Range<usize>,
+    /// The stage's table as written (every key, values without positions),
+    /// so that a reload compares what a stage means, not where it stands.
+    /// Empty for stages built in code rather than read from a file.
+    pub settings: toml::Table,
 }
 
 impl StageConfig {
@@ -222,6 +226,19 @@ impl StageConfig {
         }
     }
 
+    /// Whether a reload may keep this stage running as `other` configures
+    /// it: same role, type and keys with the same values. Positions do not
+    /// count, so a comment or an edit elsewhere in the file changes nothing.
+    pub fn same_settings(&self, other: &StageConfig) -> bool {
+        if self.settings.is_empty() && other.settings.is_empty() {
+            // Built in code: no table to compare, fall back to every field.
+            return format!("{self:?}") == format!("{other:?}");
+        }
+        self.role == other.role
+            && self.type_name == other.type_name
+            && self.settings == other.settings
+    }
+
     /// A one-line description of the stage's work.
     pub fn describe(&self) -> String {
         match &self.kind {
@@ -229,5 +246,51 @@ impl StageConfig {
             StageKind::Transform(t) => t.describe(),
             StageKind::Sink(s) => s.describe(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> StageConfig {
+        let config = parse("p.toml", text).unwrap_or_else(|d| panic!("{d:?}"));
+        config.stages.into_iter().find(|s| s.name == "app").unwrap()
+    }
+
+    const REPLAY: &str = r#"
+[sources.app]
+type = "file"
+path = "in.jsonl"
+replay = { timestamp_field = "ts", speed = 2.0 }
+
+[sinks.out]
+type = "blackhole"
+inputs = ["app"]
+"#;
+
+    #[test]
+    fn a_stage_moved_in_the_file_has_the_same_settings() {
+        let a = source(REPLAY);
+        let b = source(&format!("# a comment\n# and another\n{REPLAY}"));
+        assert_ne!(
+            format!("{:?}", a.kind),
+            format!("{:?}", b.kind),
+            "positions are part of the debug form"
+        );
+        assert!(a.same_settings(&b));
+    }
+
+    #[test]
+    fn a_changed_key_changes_the_settings() {
+        let a = source(REPLAY);
+        let b = source(&REPLAY.replace("speed = 2.0", "speed = 3.0"));
+        let c =
+            source(&REPLAY.replace("path = \"in.jsonl\"", "path = \"in.jsonl\"\nfollow = false"));
+        assert!(!a.same_settings(&b));
+        assert!(
+            !a.same_settings(&c),
+            "a key written out at its default still counts"
+        );
     }
 }

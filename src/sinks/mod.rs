@@ -91,8 +91,8 @@ impl SinkConfig {
         checkpoint: Option<&Checkpoint>,
     ) -> anyhow::Result<SinkTask> {
         let marks = ordered && checkpoint.is_some();
-        let resume_at = match (reloading, checkpoint) {
-            (false, Some(c)) if marks => c.sinks.get(name).copied(),
+        let resume_at = match (reloading, checkpoint, self) {
+            (false, Some(c), SinkConfig::File(f)) if marks => c.sink_length(name, &f.path),
             _ => None,
         };
         Ok(match self {
@@ -123,6 +123,14 @@ impl SinkTask {
         match self {
             SinkTask::Writer(w) => w.checkpoint_length(),
             _ => None,
+        }
+    }
+
+    /// Re-reads a file sink's length (see [`writer::LineWriter::resync_length`]).
+    pub fn resync_length(&mut self) -> std::io::Result<()> {
+        match self {
+            SinkTask::Writer(w) => w.resync_length(),
+            _ => Ok(()),
         }
     }
 }
@@ -157,6 +165,9 @@ pub struct SinkContext {
     pub errors: Outputs,
     /// Batches sent to `errors` so far (their sequence numbers).
     pub error_batches: u64,
+    /// The stage name, one allocation per incarnation: the key its lengths
+    /// are marked with, which the checkpoint tells apart by pointer.
+    pub mark_key: Arc<str>,
 }
 
 impl SinkContext {

@@ -77,13 +77,23 @@ impl LineWriter {
         }
     }
 
+    /// Re-reads the file's length: a sink built by a reload opened its file
+    /// while the previous graph was still appending to it.
+    pub fn resync_length(&mut self) -> io::Result<()> {
+        if let Output::File { file, len, .. } = &mut self.out {
+            *len = file.metadata()?.len();
+        }
+        Ok(())
+    }
+
     /// Drains the input into the output.
     pub fn run(
         mut self,
         mut ctx: SinkContext,
         handle: &tokio::runtime::Handle,
     ) -> anyhow::Result<()> {
-        let name: Arc<str> = ctx.name.as_str().into();
+        // The checkpoint counts lengths marked with this incarnation's key only.
+        let name: Arc<str> = ctx.mark_key.clone();
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK * 2);
         let mut held = Held::default();
         let mut ends: Vec<(Ack, usize)> = Vec::new();

@@ -464,16 +464,12 @@ async fn commit(
                 continue;
             }
             *latest = file;
-            store.update(|cp| {
-                cp.sources
-                    .entry(name.clone())
-                    .or_default()
-                    .insert(path.display().to_string(), id.position(end, line));
-                for (sink, len) in &done.marks {
-                    let l = cp.sinks.entry(sink.to_string()).or_insert(0);
-                    *l = (*l).max(*len);
-                }
-            });
+            store.commit(
+                &name,
+                path.display().to_string(),
+                id.position(end, line),
+                &done.marks,
+            );
         }
     }
 }

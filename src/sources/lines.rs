@@ -208,6 +208,12 @@ pub fn follow(
             return Ok((Err(Closed), Idle::Stop));
         }
         if n > 0 {
+            // A file that grows faster than it is read never reaches its
+            // end: without this, a stop (SIGTERM, a reload) would wait
+            // for the writer to pause.
+            if ctx.shutdown.is_shutdown() {
+                return Ok((Ok(()), Idle::Stop));
+            }
             continue;
         }
         match idle(pending.stream.position.offset) {

@@ -254,6 +254,7 @@ pub fn build(
                     capacity: s.capacity,
                     errors: outputs,
                     error_batches: 0,
+                    mark_key: s.name.as_str().into(),
                 };
                 pieces.sinks.push((task, ctx));
             }

@@ -9,6 +9,7 @@ pub mod builder;
 pub mod edge;
 pub mod failure;
 pub mod fanout;
+mod reload;
 pub mod running;
 pub mod shutdown;
 pub mod source_outputs;

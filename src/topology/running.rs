@@ -9,7 +9,8 @@
 //! has two writers), followed by sources that are new or changed. Nothing
 //! is dropped and nothing is read twice.
 //!
-//! A failed or panicked stage is reported by name.
+//! A failed or panicked stage is reported by name. The reload itself lives
+//! in [`reload`](super::reload).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::sources::{SourceContext, SourceTask};
 use crate::stats::{Report, RunStats};
 use crate::topology::builder::{Pieces, SourcePiece, build};
 use crate::topology::failure;
+use crate::topology::reload::{PendingReload, track_sinks};
 use crate::topology::shutdown::{self, Trigger};
 use crate::topology::source_outputs::SourceOutputs;
 use crate::topology::worker::Worker;
@@ -40,7 +42,7 @@ pub struct Outcome {
 
 /// What a task is, for bookkeeping when it ends.
 #[derive(Clone)]
-enum Task {
+pub(super) enum Task {
     /// A source task.
     Source(String),
     /// A transform worker or sink of graph generation `n`.
@@ -48,39 +50,32 @@ enum Task {
 }
 
 /// A source that runs, possibly across reloads.
-struct RunningSource {
-    stage: StageConfig,
-    outputs: SourceOutputs,
+pub(super) struct RunningSource {
+    pub(super) stage: StageConfig,
+    pub(super) outputs: SourceOutputs,
     /// Stops this source alone (it was removed or changed by a reload).
-    stop: Trigger,
-}
-
-/// A reload waiting for the old graph to drain.
-struct PendingReload {
-    config: Config,
-    workers: Vec<Worker>,
-    sinks: Vec<(SinkTask, SinkContext)>,
-    /// Sources that are new or changed: opened once the old ones are gone.
-    start: Vec<SourcePiece>,
+    pub(super) stop: Trigger,
 }
 
 /// The running graph.
 pub struct Running {
-    config: Config,
-    stats: RunStats,
-    sources: Vec<RunningSource>,
+    pub(super) config: Config,
+    pub(super) stats: RunStats,
+    pub(super) sources: Vec<RunningSource>,
     tasks: JoinSet<anyhow::Result<()>>,
-    kinds: HashMap<Id, Task>,
+    pub(super) kinds: HashMap<Id, Task>,
     /// Generation of the newest downstream graph, and live task counts.
-    generation: u32,
-    live: HashMap<u32, usize>,
-    pending: Option<PendingReload>,
-    failures: Vec<String>,
-    stopping: bool,
+    pub(super) generation: u32,
+    pub(super) live: HashMap<u32, usize>,
+    pub(super) pending: Option<PendingReload>,
+    pub(super) failures: Vec<String>,
+    pub(super) stopping: bool,
     /// Where the metrics endpoint reads, re-pointed after a reload.
-    metrics: Option<Arc<Metrics>>,
+    pub(super) metrics: Option<Arc<Metrics>>,
     /// The pipeline's checkpoints (`data_dir`).
-    store: Option<Arc<Store>>,
+    pub(super) store: Option<Arc<Store>>,
+    /// How many of `stats.stages` have their edge occupancy sampled.
+    pub(super) sampled: usize,
 }
 
 /// How often acknowledged positions are written to `data_dir`: a crash
@@ -105,19 +100,12 @@ impl Running {
             None => None,
         };
         let snapshot = store.as_ref().map(|s| s.snapshot());
-        let pieces = build(&config, &mut stats, false, snapshot.as_ref())?;
+        let mut pieces = build(&config, &mut stats, false, snapshot.as_ref())?;
         if let Some(store) = &store {
             // An effectively-once sink's length is in the checkpoint before
             // its first write: a crash before the first commit then cuts the
             // output back to where this run started.
-            store.update(|cp| {
-                for (task, ctx) in &pieces.sinks {
-                    if let Some(len) = task.checkpoint_length() {
-                        cp.sinks.entry(ctx.name.clone()).or_insert(len);
-                    }
-                }
-            });
-            store.flush().context("writing the checkpoint")?;
+            track_sinks(store, &config, &mut pieces.sinks).context("writing the checkpoint")?;
         }
         let mut opened = Vec::new();
         let Pieces {
@@ -144,7 +132,9 @@ impl Running {
             stopping: false,
             metrics: None,
             store: store.clone(),
+            sampled: 0,
         };
+        running.sample_new_stages();
         if let Some(store) = store {
             // Checkpoints reach the disk every 100 ms, and at the end.
             tokio::spawn(async move {
@@ -181,7 +171,11 @@ impl Running {
         self.pending.is_some()
     }
 
-    fn spawn_downstream(&mut self, workers: Vec<Worker>, sinks: Vec<(SinkTask, SinkContext)>) {
+    pub(super) fn spawn_downstream(
+        &mut self,
+        workers: Vec<Worker>,
+        sinks: Vec<(SinkTask, SinkContext)>,
+    ) {
         let g = self.generation;
         for (task, ctx) in sinks {
             let name = format!("sink `{}`", ctx.name);
@@ -200,7 +194,7 @@ impl Running {
         }
     }
 
-    fn spawn_source(&mut self, piece: SourcePiece, task: SourceTask) {
+    pub(super) fn spawn_source(&mut self, piece: SourcePiece, task: SourceTask) {
         let (stop, listener) = shutdown::channel();
         let name = piece.stage.name.clone();
         let outputs = SourceOutputs::new(piece.outputs, piece.window);
@@ -246,87 +240,6 @@ impl Running {
     pub fn abort(&mut self) {
         crate::ack::suspend();
         self.tasks.abort_all();
-    }
-
-    /// Switches to `config`. On error the old graph keeps running untouched.
-    /// The switch completes in [`next`](Self::next) once the old graph has
-    /// drained.
-    pub fn reload(&mut self, config: Config) -> anyhow::Result<()> {
-        anyhow::ensure!(self.pending.is_none(), "a reload is still in progress");
-        anyhow::ensure!(!self.stopping, "shutting down");
-        let Pieces {
-            sources,
-            workers,
-            sinks,
-        } = build(&config, &mut self.stats, true, None)?;
-        let mut start = Vec::new();
-        let mut kept = vec![false; self.sources.len()];
-        for piece in sources {
-            let same = self.sources.iter().position(|s| {
-                s.stage.name == piece.stage.name && same_source(&s.stage, &piece.stage)
-            });
-            match same {
-                Some(i) => {
-                    kept[i] = true;
-                    // Pointing the source at the new edges drops its senders
-                    // into the old graph. Done in a task: a send in progress
-                    // holds the switch until the old graph takes the batch.
-                    let outputs = self.sources[i].outputs.clone();
-                    let ordered = piece.window.is_some();
-                    tokio::spawn(async move { outputs.replace(piece.outputs, ordered).await });
-                    self.sources[i].stage = piece.stage;
-                }
-                None => start.push(piece),
-            }
-        }
-        let mut i = 0;
-        self.sources.retain(|s| {
-            let keep = kept[i];
-            i += 1;
-            if !keep {
-                tracing::info!("reload: stopping source `{}`", s.stage.name);
-                s.stop.trigger();
-            }
-            keep
-        });
-        self.pending = Some(PendingReload {
-            config,
-            workers,
-            sinks,
-            start,
-        });
-        self.finish_reload_if_drained();
-        Ok(())
-    }
-
-    fn finish_reload_if_drained(&mut self) {
-        if self.live.get(&self.generation).copied().unwrap_or(0) > 0 {
-            return;
-        }
-        let Some(p) = self.pending.take() else { return };
-        self.generation += 1;
-        self.config = p.config;
-        self.spawn_downstream(p.workers, p.sinks);
-        for piece in p.start {
-            if self.stopping {
-                continue; // dropping the piece lets the new graph close
-            }
-            match open_source(&piece.stage) {
-                Ok(task) => self.spawn_source(piece, task),
-                Err(e) => {
-                    tracing::error!("reload: {e:#}");
-                    self.failures.push(format!("{e:#}"));
-                }
-            }
-        }
-        if let Some(m) = &self.metrics {
-            m.replace(&self.stats);
-        }
-        tracing::info!(
-            "reload complete: {} stages running",
-            self.config.stages.len()
-        );
-        crate::notify::ready(&crate::notify::status_line(&self.stats));
     }
 
     /// Waits for the next task to end. Returns `false` once every task has.
@@ -394,17 +307,11 @@ impl Running {
 }
 
 /// Opens what a source reads (a missing file is an error here).
-fn open_source(stage: &StageConfig) -> anyhow::Result<SourceTask> {
+pub(super) fn open_source(stage: &StageConfig) -> anyhow::Result<SourceTask> {
     match &stage.kind {
         StageKind::Source(c) => c
             .build()
             .with_context(|| format!("source `{}`", stage.name)),
         _ => anyhow::bail!("`{}` is not a source", stage.name),
     }
-}
-
-/// Whether a reload leaves a source as it is: same type, same settings
-/// (compared through their full debug form, which lists every field).
-fn same_source(a: &StageConfig, b: &StageConfig) -> bool {
-    a.type_name == b.type_name && format!("{:?}", a.kind) == format!("{:?}", b.kind)
 }

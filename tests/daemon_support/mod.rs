@@ -178,6 +178,13 @@ impl Daemon {
         }
     }
 
+    /// `kill -9` and reap it, without waiting for a summary it cannot print.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+        self.reaped = true;
+    }
+
     /// SIGTERM, then the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         self.signal("TERM");
