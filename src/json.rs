@@ -5,6 +5,10 @@
 //! This is what lets an event that no stage modifies travel from source to
 //! sink as its original bytes: parsed only if a stage needs the value, never
 //! re-serialised.
+//!
+//! It also owns the nesting limit ([`MAX_NESTING`]): [`parse_limited`] is
+//! how bytes from outside become a value, depth-checked first (jq's
+//! `fromjson` runs [`check_nesting`] itself).
 
 /// Deepest nesting of arrays and objects accepted from outside (a scalar is
 /// depth 0, `[]` depth 1). Every later recursive operation on a value at this
@@ -73,7 +77,7 @@ pub fn check_nesting(s: &[u8], limit: usize) -> Result<(), String> {
 }
 
 /// Parses one JSON value from outside with jaq, after [`check_nesting`]
-/// against [`MAX_NESTING`]: the one way bytes from outside become a `Val`.
+/// against [`MAX_NESTING`]: decoders use this, never jaq's parser directly.
 pub fn parse_limited(s: &[u8]) -> Result<jaq_json::Val, String> {
     check_nesting(s, MAX_NESTING)?;
     jaq_json::read::parse_single(s).map_err(|e| format!("invalid JSON: {e}"))

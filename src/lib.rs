@@ -9,13 +9,14 @@
 //! - [`event`]: events and batches, the ordering key, error events.
 //! - [`codec`]: line framing with a maximum length, json/text decode and encode.
 //! - [`jq`]: jq programs on the jaq crates, and a fast path for simple conditions.
-//! - [`json`]: raw JSON text: canonical-form check and field lookup without parsing.
+//! - [`json`]: raw JSON text: canonical-form check, field lookup, the nesting limit.
 //! - [`topology`]: edges, fan-out, workers, reordering, building and running the graph.
 //! - [`sources`], [`transforms`], [`sinks`]: one file per stage kind.
 //! - [`stats`]: counters, batch latency, edge occupancy, the summary and report.
 //! - [`progress`]: progress bars for file inputs when stderr is a terminal.
 //! - [`daemon`]: signals and the shutdown deadline.
 //! - [`metrics`]: Prometheus text at `metrics_address`: counters, edge occupancy, latency.
+//! - [`redact`]: connection URLs printed without their passwords.
 //! - [`notify`]: systemd's sd_notify protocol: READY, STOPPING, WATCHDOG, STATUS.
 //! - [`filter_cmd`]: `sluice filter` as a pipeline built in code.
 
@@ -29,14 +30,14 @@ pub mod daemon;
 pub mod event;
 pub mod filter_cmd;
 #[doc(hidden)]
-pub mod fuzz_checks; // the fuzz targets' properties, shared with tests/fuzz_corpus.rs
+pub mod fuzz_checks;
 pub mod graph;
 pub mod jq;
 pub mod json;
 pub mod metrics;
 pub mod notify;
 pub mod progress;
-pub mod redact; // secrets of connection URLs kept out of logs, errors, reports
+pub mod redact;
 pub mod sinks;
 pub mod sources;
 pub mod stats;
