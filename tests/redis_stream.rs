@@ -93,18 +93,27 @@ fn a_killed_daemons_pending_entries_are_claimed_by_the_others() {
     const N: u64 = 30_000;
     let redis = Redis::start();
     let dir = tempfile::tempdir().unwrap();
-    // `b` is slow (1ms per event), so it holds many read, unacknowledged
-    // entries when it is killed.
+    // `b` is slow (2ms per event) and reads 1 000 entries at a time, so
+    // once it has written some it holds hundreds read but unacknowledged
+    // for seconds. Waiting for both at once (not for its output alone)
+    // keeps the test from racing `a` and `c` on a loaded machine: they may
+    // drain the stream before `b` reads again.
     let (mut daemons, outs) = start_daemons(&redis, dir.path(), &["a", "b", "c"], |name| {
-        let slow = if name == "b" {
-            "\n[transforms.slow]\ntype = \"delay\"\ninputs = [\"in\"]\nduration = \"1ms\"\n"
+        let (slow, batch) = if name == "b" {
+            (
+                "\n[transforms.slow]\ntype = \"delay\"\ninputs = [\"in\"]\nduration = \"2ms\"\n",
+                1000,
+            )
         } else {
-            ""
+            ("", 100)
         };
-        format!("claim_idle = \"1s\"\nbatch_size = 100\n{slow}")
+        format!("claim_idle = \"1s\"\nbatch_size = {batch}\n{slow}")
     });
     redis.fill(STREAM, 0..N);
-    wait_until("b wrote some entries", || line_count(&outs[1]) >= 20);
+    wait_until("b wrote some entries and holds others", || {
+        line_count(&outs[1]) >= 20
+            && redis.pending(STREAM, GROUP).get("b").copied().unwrap_or(0) > 0
+    });
     let b = daemons.remove(1);
     let stranded = redis.pending(STREAM, GROUP).get("b").copied().unwrap_or(0);
     b.signal("KILL");
