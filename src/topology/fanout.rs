@@ -5,10 +5,11 @@
 //! the stage instead of letting another branch's buffer grow. Error events on
 //! an `errors` port that nothing consumes are counted and logged here.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::event::{Batch, Event, Permit};
+use crate::event::{Batch, Event, Key, Permit};
 use crate::stats::{InFlight, StageStats};
 use crate::topology::edge::{Closed, EdgeSender};
 
@@ -117,51 +118,59 @@ impl Outputs {
         seq: u64,
         per_port: Vec<Vec<Event>>,
     ) -> Result<(), Closed> {
-        self.send_with(origin, seq, per_port, None).await
+        self.send_with(&Key::new(origin, seq), per_port, None).await
     }
 
-    /// [`send`](Self::send), the batches carrying `permit` (the input
-    /// batch's share of its source's in-flight budget).
+    /// [`send`](Self::send) for the input batch at `key`, the batches
+    /// carrying `permit` (the input batch's share of its source's in-flight
+    /// budget).
     pub async fn send_with(
         &mut self,
-        origin: u64,
-        seq: u64,
+        key: &Key,
         mut per_port: Vec<Vec<Event>>,
         permit: Option<Permit>,
     ) -> Result<(), Closed> {
-        let errors_port = self.errors_port();
         for (port, events) in per_port.iter_mut().enumerate() {
-            let events = std::mem::take(events);
-            let n = events.len() as u64;
-            if port == errors_port {
-                self.stats
-                    .errors
-                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                if self.ports[port].is_empty() {
-                    self.stats
-                        .errors_unconsumed
-                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                    for e in &events {
-                        self.error_log.log(&self.stage, e);
-                    }
-                    continue;
-                }
-            } else {
-                self.stats
-                    .events_out
-                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                if self.ports[port].is_empty() {
-                    self.stats
-                        .discarded
-                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                    continue;
-                }
-            }
-            let mut batch = Batch::new(origin, seq, events);
-            batch.permit = permit.clone();
-            self.send_port(port, batch).await;
+            self.send_part(port, key, std::mem::take(events), permit.clone())
+                .await;
         }
-        let regular = &self.ports[..errors_port];
+        self.check_open()
+    }
+
+    /// Sends `events` on `port` alone as the batch at `key` (one part of a
+    /// split output, see [`crate::event::Part`]).
+    pub async fn send_part(
+        &mut self,
+        port: usize,
+        key: &Key,
+        events: Vec<Event>,
+        permit: Option<Permit>,
+    ) {
+        let n = events.len() as u64;
+        if port == self.errors_port() {
+            self.stats.errors.fetch_add(n, Relaxed);
+            if self.ports[port].is_empty() {
+                self.stats.errors_unconsumed.fetch_add(n, Relaxed);
+                for e in &events {
+                    self.error_log.log(&self.stage, e);
+                }
+                return;
+            }
+        } else {
+            self.stats.events_out.fetch_add(n, Relaxed);
+            if self.ports[port].is_empty() {
+                self.stats.discarded.fetch_add(n, Relaxed);
+                return;
+            }
+        }
+        let mut batch = key.batch(events);
+        batch.permit = permit;
+        self.send_port(port, batch).await;
+    }
+
+    /// `Err(Closed)` once every regular port lost all its consumers.
+    pub fn check_open(&self) -> Result<(), Closed> {
+        let regular = &self.ports[..self.errors_port()];
         if self.had_consumers && regular.iter().all(|p| p.is_empty()) {
             return Err(Closed);
         }
