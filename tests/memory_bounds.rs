@@ -30,6 +30,13 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
+/// The anonymous part of the resident memory (`RssAnon`, KiB): the heap
+/// and stacks, without the pages of the binary that a new code path (the
+/// commit of a checkpoint, a shutdown) pages in.
+fn anon_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "RssAnon")
+}
+
 /// Waits until the file at `path` holds `lines` lines; panics after PATIENCE.
 fn wait_lines(path: &Path, lines: usize) {
     let deadline = Instant::now() + PATIENCE;
@@ -102,11 +109,11 @@ ordered = true
 
     short_connections(addr, 0, FIRST, 16);
     wait_lines(&out, 3 * FIRST);
-    let rss_first = status_kib(daemon.pid(), "VmRSS");
+    let rss_first = anon_rss_kib(daemon.pid());
     short_connections(addr, FIRST, ALL, 16);
     wait_lines(&out, 3 * ALL);
-    let rss_all = status_kib(daemon.pid(), "VmRSS");
-    eprintln!("VmRSS after {FIRST} connections: {rss_first} KiB, after {ALL}: {rss_all} KiB");
+    let rss_all = anon_rss_kib(daemon.pid());
+    eprintln!("RssAnon after {FIRST} connections: {rss_first} KiB, after {ALL}: {rss_all} KiB");
 
     assert!(daemon.terminate().success(), "{}", daemon.stderr());
     let text = std::fs::read_to_string(&out).unwrap();
@@ -170,4 +177,121 @@ fn an_expanding_jq_program_is_bounded_by_the_capacity() {
             "-w {workers}: peak memory grew with the outputs: {small} KiB -> {large} KiB"
         );
     }
+}
+
+/// How many files the checkpoint holds positions for (source `app`).
+fn files_in(checkpoint: &Path) -> usize {
+    let text = std::fs::read_to_string(checkpoint).expect("a checkpoint is written");
+    let cp: serde_json::Value = serde_json::from_str(&text).expect("the checkpoint is JSON");
+    cp["sources"]["app"].as_object().map_or(0, |m| m.len())
+}
+
+/// The largest count in the source's "N inputs known" debug lines so far.
+fn most_inputs_known(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_suffix(" inputs known"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_followed_file_rotated_two_hundred_times_keeps_bounded_state() {
+    const EARLY: usize = 20;
+    const ROTATIONS: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let out = dir.path().join("out.txt");
+    let state = dir.path().join("state");
+    let config = dir.path().join("p.toml");
+    std::fs::write(&log, "r000-a\nr000-b\n").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[pipeline]
+data_dir = {}
+
+[sources.app]
+type = "file"
+path = {}
+codec = "text"
+follow = true
+
+[sinks.out]
+type = "file"
+inputs = ["app"]
+path = {}
+codec = "text"
+"#,
+            toml_path(&state),
+            toml_path(&log),
+            toml_path(&out)
+        ),
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(&config, &[], &[("RUST_LOG", "sluice=debug")]);
+    wait_lines(&out, 2);
+    let checkpoint = state.join("checkpoint.json");
+    let mut early = (0, 0);
+    for r in 1..=ROTATIONS {
+        // A last line into the old file, then a new file at the path.
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        writeln!(f, "r{:03}-c", r - 1).unwrap();
+        drop(f);
+        std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+        std::fs::write(&log, format!("r{r:03}-a\nr{r:03}-b\n")).unwrap();
+        wait_lines(&out, 3 * r + 2);
+        if r == EARLY {
+            early = (anon_rss_kib(daemon.pid()), files_in(&checkpoint));
+        }
+    }
+    // The checkpoint is written once the last lines are acknowledged: the
+    // new file's two lines, 14 bytes.
+    let deadline = Instant::now() + PATIENCE;
+    while !std::fs::read_to_string(&checkpoint)
+        .unwrap_or_default()
+        .contains("\"offset\": 14")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "checkpoint never reached the last line"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let late = (anon_rss_kib(daemon.pid()), files_in(&checkpoint));
+    let checkpoint_bytes = std::fs::metadata(&checkpoint).unwrap().len();
+    eprintln!(
+        "after {EARLY} rotations: {early:?}, after {ROTATIONS}: {late:?} (RssAnon KiB, files in the checkpoint); {checkpoint_bytes} checkpoint bytes"
+    );
+    assert!(daemon.terminate().success(), "{}", daemon.stderr());
+    let stderr = daemon.stderr();
+
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut want: Vec<String> = (0..=ROTATIONS)
+        .flat_map(|r| ["a", "b", "c"].map(|l| format!("r{r:03}-{l}")))
+        .filter(|l| *l != format!("r{ROTATIONS:03}-c"))
+        .collect();
+    let mut got: Vec<String> = text.lines().map(String::from).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "every line once");
+    // The current file and the one being finished, never more.
+    let most = most_inputs_known(&stderr);
+    assert!(
+        (1..=2).contains(&most),
+        "{most} inputs kept after rotations"
+    );
+    assert_eq!((early.1, late.1), (1, 1), "one checkpoint entry: the path");
+    assert!(
+        checkpoint_bytes < 1024,
+        "checkpoint of {checkpoint_bytes} bytes"
+    );
+    assert!(
+        late.0 <= early.0 + 2048,
+        "memory grew with rotations: {} KiB -> {} KiB",
+        early.0,
+        late.0
+    );
 }

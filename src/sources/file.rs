@@ -15,21 +15,21 @@
 //! from there, so nothing acknowledged is read twice and nothing unread is
 //! skipped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::ack::{AckData, AckToken, Committer};
-use crate::checkpoint::{FileId, FilePosition, Store};
+use crate::ack::AckToken;
+use crate::checkpoint::{FileId, FilePosition};
 use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
 use crate::progress;
 use crate::sources::lines::{Acker, Idle, Position, Stream};
@@ -176,9 +176,10 @@ pub struct OpenFiles {
 /// data, rotation and truncation).
 const POLL: Duration = Duration::from_millis(100);
 
-/// The inputs read so far, by index: acknowledgements name an index, the
-/// checkpoint is kept per path with that input's identity.
-pub(super) type Inputs = Arc<Mutex<Vec<(PathBuf, FileId)>>>;
+mod commit;
+mod inputs;
+use commit::commit;
+pub(super) use inputs::Inputs;
 
 impl OpenFiles {
     /// Reads the files on blocking threads: in turn, or each followed on its
@@ -275,6 +276,8 @@ impl OpenFiles {
             };
             let sent = lines::pump(reader, self.codec, self.max_line, ctx, handle, &mut stream)
                 .with_context(|| format!("reading {}", path.display()))?;
+            let input = stream.position.file;
+            inputs::lock(inputs).finish(input, acker.map(|a| a.seq));
             if sent.is_err() {
                 break;
             }
@@ -341,6 +344,12 @@ impl OpenFiles {
                 idle,
             )
             .with_context(|| format!("reading {}", path.display()))?;
+            // Done with this input (its successor, if any, is a new one).
+            let input = stream.position.file;
+            let mut list = inputs::lock(inputs);
+            list.finish(input, acker.map(|a| a.seq));
+            tracing::debug!("{}: {} inputs known", path.display(), list.len());
+            drop(list);
             match (sent, why) {
                 (Err(_), _) | (_, Idle::Stop) => return Ok(()),
                 (_, Idle::Rotated) => {
@@ -398,10 +407,8 @@ impl OpenFiles {
         if offset > 0 {
             tracing::info!("{key}: resuming at byte {offset} (line {})", line + 1);
         }
-        let mut list = inputs.lock().unwrap_or_else(|e| e.into_inner());
-        list.push((path.to_path_buf(), id.clone()));
         let position = Position {
-            file: list.len() - 1,
+            file: inputs::lock(inputs).add(path.to_path_buf(), id.clone()),
             offset,
             line,
         };
@@ -418,50 +425,4 @@ fn wait(ctx: &SourceContext, handle: &tokio::runtime::Handle) -> bool {
             () = shutdown.recv() => false,
         }
     })
-}
-
-/// Commits acknowledged batches to the checkpoint, in order per input.
-async fn commit(
-    mut rx: mpsc::UnboundedReceiver<AckToken>,
-    store: Arc<Store>,
-    name: String,
-    inputs: Inputs,
-) {
-    let mut committers: HashMap<usize, Committer> = HashMap::new();
-    // The newest input of each path: a late commit of a rotated-away or
-    // truncated predecessor must not move the checkpoint back.
-    let mut newest: HashMap<PathBuf, usize> = HashMap::new();
-    while let Some(token) = rx.recv().await {
-        let AckData::Offset { file, .. } = token.data else {
-            continue;
-        };
-        for done in committers.entry(file).or_default().ack(token) {
-            let AckData::Offset { file, end, line } = done.data else {
-                continue;
-            };
-            let Some((path, id)) = inputs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(file)
-                .cloned()
-            else {
-                continue;
-            };
-            let latest = newest.entry(path.clone()).or_insert(file);
-            if file < *latest {
-                continue;
-            }
-            *latest = file;
-            store.update(|cp| {
-                cp.sources
-                    .entry(name.clone())
-                    .or_default()
-                    .insert(path.display().to_string(), id.position(end, line));
-                for (sink, len) in &done.marks {
-                    let l = cp.sinks.entry(sink.to_string()).or_insert(0);
-                    *l = (*l).max(*len);
-                }
-            });
-        }
-    }
 }
