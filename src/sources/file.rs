@@ -374,7 +374,7 @@ impl OpenFiles {
         bar: Option<&Arc<StageStats>>,
     ) -> anyhow::Result<(Box<dyn Read + Send>, Position, FileId)> {
         let id = FileId::of(path).with_context(|| format!("opening {}", path.display()))?;
-        let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let key = path.display().to_string();
         let start = match resume.get(&key) {
             Some(p) if id.matches(p) => Some(p.clone()),
@@ -386,24 +386,8 @@ impl OpenFiles {
             }
             None => None,
         };
-        let gz = path.extension().is_some_and(|e| e == "gz");
         let (offset, line) = start.map_or((0, 0), |p| (p.offset, p.line));
-        if offset > 0 && !gz {
-            file.seek(SeekFrom::Start(offset))?;
-        }
-        // The bar counts the file's own bytes (compressed ones for .gz).
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let bar = bar.and_then(|stats| progress::input_bar(path, size, stats));
-        let file = progress::Tracked::new(file, bar, if gz { 0 } else { offset });
-        let mut reader: Box<dyn Read + Send> = if gz {
-            Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
-        } else {
-            Box::new(file)
-        };
-        if offset > 0 && gz {
-            // Offsets count decompressed bytes: skip that many.
-            std::io::copy(&mut (&mut reader).take(offset), &mut std::io::sink())?;
-        }
+        let reader = positioned(path, file, offset, bar)?;
         if offset > 0 {
             tracing::info!("{key}: resuming at byte {offset} (line {})", line + 1);
         }
@@ -414,6 +398,50 @@ impl OpenFiles {
         };
         Ok((reader, position, id))
     }
+
+    /// Opens `path` again at `offset` (a merged replay closed it to keep
+    /// few files open); an error if it is no longer the file `id` names.
+    pub(super) fn reopen(
+        &self,
+        path: &Path,
+        id: &FileId,
+        offset: u64,
+    ) -> anyhow::Result<Box<dyn Read + Send>> {
+        let now = FileId::of(path).with_context(|| format!("reopening {}", path.display()))?;
+        if !now.matches(&id.position(0, 0)) {
+            anyhow::bail!("{} was replaced during the replay", path.display());
+        }
+        let file = File::open(path).with_context(|| format!("reopening {}", path.display()))?;
+        positioned(path, file, offset, None)
+    }
+}
+
+/// A reader of `file` from `offset` (of the decompressed stream for `.gz`),
+/// with a progress bar when `bar` gives the source's counters.
+fn positioned(
+    path: &Path,
+    mut file: File,
+    offset: u64,
+    bar: Option<&Arc<StageStats>>,
+) -> anyhow::Result<Box<dyn Read + Send>> {
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    if offset > 0 && !gz {
+        file.seek(SeekFrom::Start(offset))?;
+    }
+    // The bar counts the file's own bytes (compressed ones for .gz).
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = bar.and_then(|stats| progress::input_bar(path, size, stats));
+    let file = progress::Tracked::new(file, bar, if gz { 0 } else { offset });
+    let mut reader: Box<dyn Read + Send> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+    } else {
+        Box::new(file)
+    };
+    if offset > 0 && gz {
+        // Offsets count decompressed bytes: skip that many.
+        std::io::copy(&mut (&mut reader).take(offset), &mut std::io::sink())?;
+    }
+    Ok(reader)
 }
 
 /// Sleeps one poll interval; false on shutdown.
