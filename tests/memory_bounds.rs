@@ -132,50 +132,61 @@ ordered = true
     );
 }
 
-/// Runs `sluice filter 'range(.n)'` on one input `{"n": n}`, checks that
-/// the output is 0..n in order, and returns the peak resident memory (KiB)
-/// it reached by the time the last output line was read.
-fn range_peak_kib(n: u64, workers: &str) -> u64 {
+/// Runs `sluice filter` expanding each of `inputs` lines `{"k": K, "n": n}`
+/// into `[K, 0]` … `[K, n-1]`, checks that the output is exactly that, in
+/// input order, and returns the peak resident memory (KiB) reached by the
+/// time the last output line was read.
+fn expansion_peak_kib(inputs: u64, n: u64, workers: &str) -> u64 {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("sluice"))
-        .args(["filter", "--capacity", "64", "-w", workers, "range(.n)"])
+        .args(["filter", "--capacity", "16", "-w", workers])
+        .arg(".k as $k | range(.n) | [$k, .]")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("sluice starts");
     let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{{\"n\": {n}}}").unwrap();
+    let text: String = (0..inputs)
+        .map(|k| format!("{{\"k\": {k}, \"n\": {n}}}\n"))
+        .collect();
+    stdin.write_all(text.as_bytes()).unwrap();
     // stdin stays open: the process is still there to be measured once
     // the last line is out.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for want in 0..n {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("output ended after {want} of {n} lines"))
-            .unwrap();
-        assert_eq!(line, want.to_string(), "output out of order");
+    for k in 0..inputs {
+        for x in 0..n {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("output ended before [{k},{x}]"))
+                .unwrap();
+            assert_eq!(line, format!("[{k},{x}]"), "output out of order");
+        }
     }
     let peak = status_kib(child.id(), "VmHWM");
     drop(stdin);
-    assert!(lines.next().is_none(), "more than {n} lines");
+    assert!(lines.next().is_none(), "more lines than inputs × n");
     assert!(child.wait().unwrap().success());
     peak
 }
 
 #[test]
 fn an_expanding_jq_program_is_bounded_by_the_capacity() {
-    for workers in ["1", "4"] {
-        let small = range_peak_kib(50_000, workers);
-        let large = range_peak_kib(5_000_000, workers);
-        eprintln!(
-            "-w {workers}: peak VmHWM {small} KiB for 50 000 outputs, {large} KiB for 5 000 000"
-        );
-        // Holding the outputs of one input in one batch cost ~140 bytes an
-        // event: 690 MiB more here (measured).
-        assert!(
-            large <= small + 8 * 1024,
-            "-w {workers}: peak memory grew with the outputs: {small} KiB -> {large} KiB"
-        );
+    // One input expanding a lot; then 64 inputs (4 batches of 16, so
+    // several workers expand at once) expanding 20 000 times each.
+    for (inputs, small, large) in [(1, 20_000, 1_500_000), (64, 200, 20_000)] {
+        for workers in ["1", "4"] {
+            let low = expansion_peak_kib(inputs, small, workers);
+            let high = expansion_peak_kib(inputs, large, workers);
+            eprintln!(
+                "{inputs} inputs, -w {workers}: peak VmHWM {low} KiB for {small} outputs each, {high} KiB for {large}"
+            );
+            // Holding the outputs of one input batch in one batch cost
+            // ~140 bytes an event: hundreds of MiB here (measured).
+            assert!(
+                high <= low + 8 * 1024,
+                "{inputs} inputs, -w {workers}: peak memory grew with the outputs: {low} KiB -> {high} KiB"
+            );
+        }
     }
 }
 

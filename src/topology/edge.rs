@@ -19,7 +19,7 @@ use async_channel::{Receiver, Sender};
 use crate::event::Batch;
 
 mod reorder;
-pub use reorder::Reorder;
+pub use reorder::{Cursor, Reorder};
 
 /// The consumer went away; nothing more can be delivered on this edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,11 @@ impl EdgeSender {
     pub fn carrying_empty(mut self) -> EdgeSender {
         self.carry_empty = true;
         self
+    }
+
+    /// True when an ordered sink is downstream (empty batches go on).
+    pub fn carries_empty(&self) -> bool {
+        self.carry_empty
     }
 
     /// Sends `batch`, waiting while the edge is full (backpressure).

@@ -12,6 +12,7 @@ use std::time::Instant;
 use crate::event::{Batch, Event, Key, Permit};
 use crate::stats::{InFlight, StageStats};
 use crate::topology::edge::{Closed, EdgeSender};
+use crate::topology::worker::turns::Turns;
 
 /// Logs error events that no stage consumes, at most `per_second` of them a
 /// second per stage, counting the rest.
@@ -72,6 +73,8 @@ pub struct Outputs {
     stats: Arc<StageStats>,
     in_flight: Arc<InFlight>,
     error_log: Arc<ErrorLog>,
+    /// Shared by the stage's workers when an ordered sink is downstream.
+    turns: Option<Arc<Turns>>,
 }
 
 impl Outputs {
@@ -85,6 +88,7 @@ impl Outputs {
     ) -> Self {
         let regular = &ports[..ports.len().saturating_sub(1)];
         let had_consumers = regular.iter().any(|p| !p.is_empty());
+        let ordered = ports.iter().flatten().any(EdgeSender::carries_empty);
         Outputs {
             stage: stage.into(),
             ports,
@@ -92,7 +96,14 @@ impl Outputs {
             stats,
             in_flight,
             error_log,
+            turns: ordered.then(Arc::default),
         }
+    }
+
+    /// The turns of the stage's workers, when an ordered sink is
+    /// downstream (see `worker/turns.rs`).
+    pub fn turns(&self) -> Option<&Arc<Turns>> {
+        self.turns.as_ref()
     }
 
     /// Number of ports, `errors` included.

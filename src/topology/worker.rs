@@ -12,6 +12,7 @@ use crate::event::{Batch, Event, Key, Permit, mix_origin};
 use crate::stats::{InFlight, StageStats};
 use crate::topology::fanout::Outputs;
 mod parts;
+pub(crate) mod turns;
 use crate::transforms::{BatchCtx, Transform};
 use parts::{BlockingSpill, Parts};
 
@@ -72,7 +73,7 @@ impl Worker {
             let started = std::time::Instant::now();
             self.transform.process(batch.events, &ctx, &mut out).await;
             self.stats.latency.record(started.elapsed());
-            let mut parts = Parts::new(&key, permit, self.batch, &self.outputs);
+            let mut parts = Parts::new(&key, permit, self.batch, &self.outputs, None);
             let sent = parts.finish(&mut self.outputs, out).await;
             if !end(&self.name, &self.in_flight, n, sent.is_ok()) {
                 break;
@@ -85,6 +86,7 @@ impl Worker {
         let Transform::Sync(transform) = &mut self.transform else {
             anyhow::bail!("run_blocking is only for computing transforms");
         };
+        let _seat = self.outputs.turns().map(|t| t.seat());
         while let Ok(batch) = self.input.recv_blocking() {
             let (key, n, permit) = begin(&self.stats, self.fan_in, &batch);
             let ctx = BatchCtx {
@@ -95,7 +97,8 @@ impl Worker {
             };
             let mut out = port_buffers(&self.outputs);
             let started = std::time::Instant::now();
-            let mut parts = Parts::new(&key, permit, self.batch, &self.outputs);
+            let turns = self.outputs.turns().cloned();
+            let mut parts = Parts::new(&key, permit, self.batch, &self.outputs, turns);
             let mut spill = BlockingSpill {
                 parts: &mut parts,
                 outputs: &mut self.outputs,

@@ -12,35 +12,36 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use async_channel::Receiver;
 
-use crate::event::Batch;
+use crate::event::{Batch, Part};
 
 /// A stream's place in the order: the next batch has `seq` and its part
 /// indices start with `prefix`, followed only by zeros.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Cursor {
+pub struct Cursor {
     seq: u64,
     prefix: Vec<u32>,
 }
 
 impl Cursor {
-    fn admits(&self, seq: u64, indices: &[u32]) -> bool {
+    /// True when the batch at `seq` with these part indices is the next one.
+    pub fn admits(&self, seq: u64, indices: &[u32]) -> bool {
         seq == self.seq
             && indices.len() >= self.prefix.len()
             && indices[..self.prefix.len()] == self.prefix[..]
             && indices[self.prefix.len()..].iter().all(|&i| i == 0)
     }
 
-    /// The cursor after releasing `batch`.
-    fn advance(&mut self, batch: &Batch) {
-        match batch.parts.iter().rposition(|p| !p.last) {
+    /// Moves past the batch at `seq` with `parts`.
+    pub fn advance(&mut self, seq: u64, parts: &[Part]) {
+        match parts.iter().rposition(|p| !p.last) {
             None => {
-                self.seq = batch.seq + 1;
+                self.seq = seq + 1;
                 self.prefix.clear();
             }
             Some(j) => {
                 self.prefix.clear();
-                self.prefix.extend(batch.parts[..j].iter().map(|p| p.index));
-                self.prefix.push(batch.parts[j].index + 1);
+                self.prefix.extend(parts[..j].iter().map(|p| p.index));
+                self.prefix.push(parts[j].index + 1);
             }
         }
     }
@@ -107,7 +108,7 @@ impl Reorder {
         }
         let mut batch = batch;
         loop {
-            cursor.advance(&batch);
+            cursor.advance(batch.seq, &batch.parts);
             let ended = batch.end && batch.is_final_part();
             self.ready.push_back(batch);
             if ended {

@@ -8,6 +8,9 @@
 //! permit and its events their acknowledgement handles, so ordered sinks
 //! and acknowledgements work on parts as on whole batches.
 
+use std::sync::Arc;
+
+use super::turns::Turns;
 use crate::event::{Event, Key, Permit};
 use crate::topology::edge::Closed;
 use crate::topology::fanout::Outputs;
@@ -20,21 +23,39 @@ pub struct Parts {
     limit: usize,
     /// Per port: how many parts went on already.
     sent: Vec<u32>,
+    /// The stage's turns, for a worker on its own thread (may block).
+    turns: Option<Arc<Turns>>,
+    /// Set once this input's turn came (or was not needed).
+    turn_taken: bool,
 }
 
 impl Parts {
-    /// Nothing sent yet for the input at `key`; parts hold at most `limit` events.
-    pub fn new(key: &Key, permit: Option<Permit>, limit: usize, outputs: &Outputs) -> Self {
+    /// Nothing sent yet for the input at `key`; parts hold at most `limit`
+    /// events. With `turns`, parts wait for the input's turn.
+    pub fn new(
+        key: &Key,
+        permit: Option<Permit>,
+        limit: usize,
+        outputs: &Outputs,
+        turns: Option<Arc<Turns>>,
+    ) -> Self {
         Parts {
             key: key.clone(),
             permit,
             limit: limit.max(1),
             sent: vec![0; outputs.port_count()],
+            turns,
+            turn_taken: false,
         }
     }
 
     /// Sends `events` on `port` as a part that is not the last.
     pub async fn send(&mut self, outputs: &mut Outputs, port: usize, events: Vec<Event>) {
+        if !std::mem::replace(&mut self.turn_taken, true)
+            && let Some(turns) = &self.turns
+        {
+            turns.wait(&self.key);
+        }
         let key = self.key.part(self.sent[port], false);
         self.sent[port] += 1;
         outputs
@@ -67,6 +88,9 @@ impl Parts {
             outputs
                 .send_part(port, &key, events.collect(), self.permit.clone())
                 .await;
+        }
+        if let Some(turns) = &self.turns {
+            turns.done(&self.key);
         }
         outputs.check_open()
     }
