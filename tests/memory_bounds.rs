@@ -395,3 +395,66 @@ fn first_difference(got: &str, want: &str) -> String {
         w.len()
     )
 }
+
+#[test]
+fn outputs_split_twice_over_several_workers_keep_input_order() {
+    // Each stage splits every input batch of 16 into 60 parts; the second
+    // splits the parts again: positions two levels deep, out of order
+    // across three workers a stage, restored by the ordered sink.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("p.toml");
+    std::fs::write(
+        &config,
+        r#"
+[pipeline]
+capacity = 16
+
+[sources.in]
+type = "stdin"
+
+[transforms.a]
+type = "jq"
+inputs = ["in"]
+workers = 3
+program = "range(.n) as $x | {k: .k, x: $x, n: .n}"
+
+[transforms.b]
+type = "jq"
+inputs = ["a"]
+workers = 3
+program = "range(.n) as $y | [.k, .x, $y]"
+
+[sinks.out]
+type = "stdout"
+inputs = ["b"]
+ordered = true
+"#,
+    )
+    .unwrap();
+    let (inputs, n) = (40, 60);
+    let input: String = (0..inputs)
+        .map(|k| format!("{{\"k\":{k},\"n\":{n}}}\n"))
+        .collect();
+    let out = common::sluice()
+        .arg("run")
+        .arg(&config)
+        .write_stdin(input)
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::describe(&out));
+    let mut want = String::new();
+    for k in 0..inputs {
+        for x in 0..n {
+            for y in 0..n {
+                want.push_str(&format!("[{k},{x},{y}]\n"));
+            }
+        }
+    }
+    let got = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        got == want,
+        "order differs:\n{}",
+        first_difference(&got, &want)
+    );
+}
