@@ -19,12 +19,16 @@ use crate::sources::lines::Position;
 
 /// Opens the source's files where their checkpoint says.
 pub(super) struct Opener<'a> {
+    /// The source's files and settings.
     pub files: &'a OpenFiles,
+    /// The checkpointed positions, per path.
     pub resume: &'a BTreeMap<String, FilePosition>,
+    /// The source's inputs, which acknowledgements name.
     pub inputs: &'a Inputs,
 }
 
 impl Opener<'_> {
+    /// Opens `path` where its checkpoint says, as a new input.
     pub fn open(&self, path: &Path, ctx: &SourceContext) -> anyhow::Result<Input> {
         // The bar follows the lines taken, not the reads, which run ahead.
         let (reader, position, id) = self.files.open_at(path, self.resume, self.inputs, None)?;
@@ -62,6 +66,7 @@ pub(super) enum Item {
 /// An item with where its input stands once it is taken: what a batch
 /// holding it commits.
 pub(super) struct Taken {
+    /// The decoded line.
     pub item: Item,
     /// The input's position just past the item's line.
     pub position: Position,

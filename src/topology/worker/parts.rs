@@ -98,8 +98,11 @@ impl Parts {
 
 /// The [`Spill`] of a worker on its own thread: waits for the edge there.
 pub struct BlockingSpill<'a> {
+    /// The parts of the input batch being processed.
     pub parts: &'a mut Parts,
+    /// The worker's outputs.
     pub outputs: &'a mut Outputs,
+    /// The runtime to wait on for a full edge.
     pub handle: &'a tokio::runtime::Handle,
 }
 
