@@ -27,7 +27,15 @@ pub struct Parts {
     turns: Option<Arc<Turns>>,
     /// Set once this input's turn came (or was not needed).
     turn_taken: bool,
+    /// Parts sent before the turn came.
+    ahead: usize,
 }
+
+/// Parts a worker may send for a later input before its turn: enough that
+/// a program expanding a few times over (`.items[]`) keeps every worker
+/// busy, few enough that an ordered sink's reorder buffer stays small
+/// (at most this many batches per waiting worker).
+pub const AHEAD: usize = 16;
 
 impl Parts {
     /// Nothing sent yet for the input at `key`; parts hold at most `limit`
@@ -46,15 +54,21 @@ impl Parts {
             sent: vec![0; outputs.port_count()],
             turns,
             turn_taken: false,
+            ahead: 0,
         }
     }
 
     /// Sends `events` on `port` as a part that is not the last.
     pub async fn send(&mut self, outputs: &mut Outputs, port: usize, events: Vec<Event>) {
-        if !std::mem::replace(&mut self.turn_taken, true)
+        if !self.turn_taken
             && let Some(turns) = &self.turns
         {
-            turns.wait(&self.key);
+            if self.ahead < AHEAD {
+                self.ahead += 1;
+            } else {
+                turns.wait(&self.key);
+                self.turn_taken = true;
+            }
         }
         let key = self.key.part(self.sent[port], false);
         self.sent[port] += 1;

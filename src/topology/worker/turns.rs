@@ -1,6 +1,7 @@
 //! Turns among the workers of a stage feeding an ordered sink: a worker
-//! whose output outgrows a batch sends its parts only once every earlier
-//! input batch of the same origin is fully forwarded.
+//! whose output outgrows a few batches (`parts::AHEAD`) sends the rest
+//! only once every earlier input batch of the same origin is fully
+//! forwarded.
 //!
 //! Parts of a later batch sent while an earlier one is still running
 //! would wait in the ordered sink's reorder buffer, which then grows with
