@@ -11,9 +11,10 @@ use async_channel::Receiver;
 use crate::event::{Batch, Event, Key, Permit, mix_origin};
 use crate::stats::{InFlight, StageStats};
 use crate::topology::fanout::Outputs;
+use crate::transforms::{BatchCtx, Transform};
+
 mod parts;
 pub(crate) mod turns;
-use crate::transforms::{BatchCtx, Transform};
 use parts::{BlockingSpill, Parts};
 
 /// Everything one worker task owns.
