@@ -180,9 +180,11 @@ impl Event {
 
 /// A chunk of events moving along one edge.
 ///
-/// Every stage forwards exactly one batch per port for each batch it receives,
-/// with the same `origin` and `seq`, even when the batch became empty. That keeps
-/// sequences dense on every edge, so an ordered sink knows which batch comes next.
+/// Every stage forwards, for each batch it receives, one batch per port with
+/// the same `origin`, `seq` and `parts`, even when the batch became empty;
+/// or, when its output is larger than a batch, several parts that extend
+/// `parts` by one level, the final one marked `last`. That keeps sequences
+/// dense on every edge, so an ordered sink knows which batch comes next.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
     /// Identifies the stream the sequence numbers count: a source, or a source
@@ -193,12 +195,77 @@ pub struct Batch {
     /// Index of the input (in the consuming stage's `inputs`) this batch came
     /// through; stamped by the edge when it is sent.
     pub lane: u32,
+    /// Where this batch sits within the output of the batch at `seq`: one
+    /// level per stage that split its output into parts; empty when whole.
+    pub parts: Vec<Part>,
+    /// The origin's stream ends with this batch (a connection closed): an
+    /// ordered sink that released it forgets the origin. Only ever set on a
+    /// final part.
+    pub end: bool,
     /// The events, in source order.
     pub events: Vec<Event>,
     /// For a batch on its way to an ordered sink: one of its source's
     /// in-flight permits, returned when the last copy of the batch is gone
     /// (this bounds every reorder buffer, see `topology::source_outputs`).
     pub permit: Option<Permit>,
+}
+
+/// One level of a batch's position within a split output: the `index` of
+/// the part, and whether it is the `last` part at that level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// 0-based, dense among the parts of one output.
+    pub index: u32,
+    /// No part with a higher index follows at this level.
+    pub last: bool,
+}
+
+/// The ordering key of an input batch, which every batch a stage forwards
+/// for it inherits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Key {
+    /// The batch's origin (after fan-in mixing).
+    pub origin: u64,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its position within a split output.
+    pub parts: Vec<Part>,
+    /// Its origin's stream ends with it.
+    pub end: bool,
+}
+
+impl Key {
+    /// The key of a whole batch at `seq` of `origin`.
+    pub fn new(origin: u64, seq: u64) -> Self {
+        Key {
+            origin,
+            seq,
+            parts: Vec::new(),
+            end: false,
+        }
+    }
+
+    /// A batch of `events` with this key.
+    pub fn batch(&self, events: Vec<Event>) -> Batch {
+        Batch {
+            parts: self.parts.clone(),
+            end: self.end,
+            ..Batch::new(self.origin, self.seq, events)
+        }
+    }
+
+    /// The key of part `index` of an output split at this key; only the
+    /// last part keeps the end of the stream.
+    pub fn part(&self, index: u32, last: bool) -> Key {
+        let mut parts = self.parts.clone();
+        parts.push(Part { index, last });
+        Key {
+            origin: self.origin,
+            seq: self.seq,
+            parts,
+            end: self.end && last,
+        }
+    }
 }
 
 /// A share of a source's in-flight budget, held by a batch and its copies.
@@ -211,9 +278,16 @@ impl Batch {
             origin,
             seq,
             lane: 0,
+            parts: Vec::new(),
+            end: false,
             events,
             permit: None,
         }
+    }
+
+    /// True when no later part of this batch's `seq` follows it.
+    pub fn is_final_part(&self) -> bool {
+        self.parts.iter().all(|p| p.last)
     }
 
     /// Number of events in the batch.

@@ -15,21 +15,21 @@
 //! from there, so nothing acknowledged is read twice and nothing unread is
 //! skipped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::ack::{AckData, AckToken, Committer};
-use crate::checkpoint::{FileId, FilePosition, Store};
+use crate::ack::AckToken;
+use crate::checkpoint::{FileId, FilePosition};
 use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
 use crate::progress;
 use crate::sources::lines::{Acker, Idle, Position, Stream};
@@ -178,9 +178,10 @@ pub struct OpenFiles {
 /// data, rotation and truncation).
 const POLL: Duration = Duration::from_millis(100);
 
-/// The inputs read so far, by index: acknowledgements name an index, the
-/// checkpoint is kept per path with that input's identity.
-pub(super) type Inputs = Arc<Mutex<Vec<(PathBuf, FileId)>>>;
+mod commit;
+mod inputs;
+use commit::commit;
+pub(super) use inputs::Inputs;
 
 impl OpenFiles {
     /// Reads the files on blocking threads: in turn, or each followed on its
@@ -281,6 +282,8 @@ impl OpenFiles {
             };
             let sent = lines::pump(reader, self.codec, self.max_line, ctx, handle, &mut stream)
                 .with_context(|| format!("reading {}", path.display()))?;
+            let input = stream.position.file;
+            inputs::lock(inputs).finish(input, acker.map(|a| a.seq));
             if sent.is_err() {
                 break;
             }
@@ -347,6 +350,12 @@ impl OpenFiles {
                 idle,
             )
             .with_context(|| format!("reading {}", path.display()))?;
+            // Done with this input (its successor, if any, is a new one).
+            let input = stream.position.file;
+            let mut list = inputs::lock(inputs);
+            list.finish(input, acker.map(|a| a.seq));
+            tracing::debug!("{}: {} inputs known", path.display(), list.len());
+            drop(list);
             match (sent, why) {
                 (Err(_), _) | (_, Idle::Stop) => return Ok(()),
                 (_, Idle::Rotated) => {
@@ -371,7 +380,7 @@ impl OpenFiles {
         bar: Option<&Arc<StageStats>>,
     ) -> anyhow::Result<(Box<dyn Read + Send>, Position, FileId)> {
         let id = FileId::of(path).with_context(|| format!("opening {}", path.display()))?;
-        let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let key = path.display().to_string();
         let start = match resume.get(&key) {
             Some(p) if id.matches(p) => Some(p.clone()),
@@ -383,36 +392,62 @@ impl OpenFiles {
             }
             None => None,
         };
-        let gz = path.extension().is_some_and(|e| e == "gz");
         let (offset, line) = start.map_or((0, 0), |p| (p.offset, p.line));
-        if offset > 0 && !gz {
-            file.seek(SeekFrom::Start(offset))?;
-        }
-        // The bar counts the file's own bytes (compressed ones for .gz).
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let bar = bar.and_then(|stats| progress::input_bar(path, size, stats));
-        let file = progress::Tracked::new(file, bar, if gz { 0 } else { offset });
-        let mut reader: Box<dyn Read + Send> = if gz {
-            Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
-        } else {
-            Box::new(file)
-        };
-        if offset > 0 && gz {
-            // Offsets count decompressed bytes: skip that many.
-            std::io::copy(&mut (&mut reader).take(offset), &mut std::io::sink())?;
-        }
+        let reader = positioned(path, file, offset, bar)?;
         if offset > 0 {
             tracing::info!("{key}: resuming at byte {offset} (line {})", line + 1);
         }
-        let mut list = inputs.lock().unwrap_or_else(|e| e.into_inner());
-        list.push((path.to_path_buf(), id.clone()));
         let position = Position {
-            file: list.len() - 1,
+            file: inputs::lock(inputs).add(path.to_path_buf(), id.clone()),
             offset,
             line,
         };
         Ok((reader, position, id))
     }
+
+    /// Opens `path` again at `offset` (a merged replay closed it to keep
+    /// few files open); an error if it is no longer the file `id` names.
+    pub(super) fn reopen(
+        &self,
+        path: &Path,
+        id: &FileId,
+        offset: u64,
+    ) -> anyhow::Result<Box<dyn Read + Send>> {
+        let now = FileId::of(path).with_context(|| format!("reopening {}", path.display()))?;
+        if !now.matches(&id.position(0, 0)) {
+            anyhow::bail!("{} was replaced during the replay", path.display());
+        }
+        let file = File::open(path).with_context(|| format!("reopening {}", path.display()))?;
+        positioned(path, file, offset, None)
+    }
+}
+
+/// A reader of `file` from `offset` (of the decompressed stream for `.gz`),
+/// with a progress bar when `bar` gives the source's counters.
+fn positioned(
+    path: &Path,
+    mut file: File,
+    offset: u64,
+    bar: Option<&Arc<StageStats>>,
+) -> anyhow::Result<Box<dyn Read + Send>> {
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    if offset > 0 && !gz {
+        file.seek(SeekFrom::Start(offset))?;
+    }
+    // The bar counts the file's own bytes (compressed ones for .gz).
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = bar.and_then(|stats| progress::input_bar(path, size, stats));
+    let file = progress::Tracked::new(file, bar, if gz { 0 } else { offset });
+    let mut reader: Box<dyn Read + Send> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+    } else {
+        Box::new(file)
+    };
+    if offset > 0 && gz {
+        // Offsets count decompressed bytes: skip that many.
+        std::io::copy(&mut (&mut reader).take(offset), &mut std::io::sink())?;
+    }
+    Ok(reader)
 }
 
 /// Sleeps one poll interval; false on shutdown.
@@ -424,52 +459,4 @@ fn wait(ctx: &SourceContext, handle: &tokio::runtime::Handle) -> bool {
             () = shutdown.recv() => false,
         }
     })
-}
-
-/// Commits acknowledged batches to the checkpoint, in order per input.
-async fn commit(
-    mut rx: mpsc::UnboundedReceiver<AckToken>,
-    store: Arc<Store>,
-    name: String,
-    inputs: Inputs,
-) {
-    let mut committers: HashMap<usize, Committer> = HashMap::new();
-    // The newest input of each path: a late commit of a rotated-away or
-    // truncated predecessor must not move the checkpoint back.
-    let mut newest: HashMap<PathBuf, usize> = HashMap::new();
-    while let Some(token) = rx.recv().await {
-        let AckData::Offset { file, .. } = token.data else {
-            continue;
-        };
-        let committer = committers.entry(file).or_default();
-        if token.failed && committer.failed_at().is_none() {
-            tracing::warn!(
-                "source `{name}`: a batch was not delivered; the checkpoint of input {file} stays before it (read again on the next run)"
-            );
-        }
-        for done in committer.ack(token) {
-            let AckData::Offset { file, end, line } = done.data else {
-                continue;
-            };
-            let Some((path, id)) = inputs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(file)
-                .cloned()
-            else {
-                continue;
-            };
-            let latest = newest.entry(path.clone()).or_insert(file);
-            if file < *latest {
-                continue;
-            }
-            *latest = file;
-            store.commit(
-                &name,
-                path.display().to_string(),
-                id.position(end, line),
-                &done.marks,
-            );
-        }
-    }
 }

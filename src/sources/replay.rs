@@ -21,13 +21,9 @@
 //! (never on the clock), and seeded stages draw their randomness per batch,
 //! so a replay through ordered sinks gives the same bytes on every run.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
-use std::io::Read;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use jaq_json::Val;
 use serde::Deserialize;
 use toml::Spanned;
@@ -36,13 +32,18 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::ack::{Ack, AckData, AckToken};
 use crate::checkpoint::FilePosition;
-use crate::codec::{Codec, Line, LineReader, decode};
-use crate::event::{Event, error_event};
-use crate::progress::InputBar;
+use crate::codec::Codec;
+use crate::event::Event;
 use crate::sources::SourceContext;
 use crate::sources::file::{Inputs, OpenFiles};
 use crate::sources::lines::Position;
 use crate::transforms::Problem;
+
+mod input;
+mod merge;
+use input::{Item, Opener, Taken};
+pub use merge::MAX_OPEN;
+use merge::merged;
 
 /// Magnitude from which an epoch number is milliseconds, not seconds.
 pub const MILLIS_FROM: f64 = 1e11;
@@ -414,36 +415,6 @@ pub fn run(
     read
 }
 
-/// Opens the source's files where their checkpoint says.
-struct Opener<'a> {
-    files: &'a OpenFiles,
-    resume: &'a BTreeMap<String, FilePosition>,
-    inputs: &'a Inputs,
-}
-
-impl Opener<'_> {
-    fn open(&self, path: &Path, ctx: &SourceContext) -> anyhow::Result<Input> {
-        // The bar follows the lines taken, not the reads, which run ahead.
-        let (reader, position, _) = self.files.open_at(path, self.resume, self.inputs, None)?;
-        let bar = InputBar::start(path, &ctx.stats);
-        if let Some(b) = &bar {
-            b.set_position(position.offset);
-        }
-        let mut reader = LineReader::new(reader, self.files.max_line);
-        reader.set_next_line(position.line + 1);
-        Ok(Input {
-            name: path.display().to_string(),
-            reader,
-            queue: VecDeque::new(),
-            eof: false,
-            codec: self.files.codec,
-            counted: 0,
-            position,
-            bar,
-        })
-    }
-}
-
 /// Files one after the other, in the order given (name order).
 fn by_name(opener: &Opener<'_>, pacer: &mut Pacer) -> anyhow::Result<()> {
     for path in &opener.files.files {
@@ -459,138 +430,6 @@ fn by_name(opener: &Opener<'_>, pacer: &mut Pacer) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// All files at once, always taking the earliest next timed event; errors
-/// met on the way go out at once (they have no time to wait for).
-fn merged(opener: &Opener<'_>, pacer: &mut Pacer) -> anyhow::Result<()> {
-    let mut inputs = opener
-        .files
-        .files
-        .iter()
-        .map(|p| opener.open(p, pacer.ctx))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    // (time, input index) of each input's next timed event, earliest first;
-    // the index breaks ties in name order.
-    let mut heads = BinaryHeap::new();
-    let mut held: Vec<Option<Taken>> = (0..inputs.len()).map(|_| None).collect();
-    for (i, input) in inputs.iter_mut().enumerate() {
-        if let Some((t, taken)) = next_timed(input, pacer)? {
-            held[i] = Some(taken);
-            heads.push(Reverse((t, i)));
-        }
-    }
-    while let Some(Reverse((_, i))) = heads.pop() {
-        if pacer.halted() {
-            break;
-        }
-        pacer.push(held[i].take().context("every head holds its event")?);
-        if let Some((t, taken)) = next_timed(&mut inputs[i], pacer)? {
-            held[i] = Some(taken);
-            heads.push(Reverse((t, i)));
-        }
-    }
-    Ok(())
-}
-
-/// The next timed event of `input`, passing the error events before it to
-/// `pacer`.
-fn next_timed(input: &mut Input, pacer: &mut Pacer) -> anyhow::Result<Option<(Nanos, Taken)>> {
-    while let Some(taken) = input.next(pacer.replay, pacer.ctx)? {
-        if let Item::Timed(t, _) = &taken.item {
-            return Ok(Some((*t, taken)));
-        }
-        pacer.push(taken);
-        if pacer.halted() {
-            break;
-        }
-    }
-    Ok(None)
-}
-
-/// One decoded line of a replayed file.
-enum Item {
-    /// An event and its time.
-    Timed(Nanos, Event),
-    /// An error event (bad line, missing or unparsable time).
-    Error(Event),
-}
-
-/// An item with where its input stands once it is taken: what a batch
-/// holding it commits.
-struct Taken {
-    item: Item,
-    /// The input's position just past the item's line.
-    position: Position,
-}
-
-/// One input file, read a chunk at a time into decoded items.
-struct Input {
-    name: String,
-    reader: LineReader<Box<dyn Read + Send>>,
-    /// Decoded lines (`None`: a blank line), each with its length in bytes
-    /// and its line number.
-    queue: VecDeque<(Option<Item>, u64, u64)>,
-    eof: bool,
-    codec: Codec,
-    /// Bytes already added to the source's counter.
-    counted: u64,
-    /// Where the input stands after the lines handed out so far.
-    position: Position,
-    /// Its progress bar, in content bytes taken.
-    bar: Option<InputBar>,
-}
-
-impl Input {
-    /// The next item, or `None` at the end of the file.
-    fn next(&mut self, replay: &Replay, ctx: &SourceContext) -> anyhow::Result<Option<Taken>> {
-        loop {
-            if let Some((item, len, no)) = self.queue.pop_front() {
-                self.position.offset += len;
-                self.position.line = no;
-                if let Some(b) = &self.bar {
-                    b.set_position(self.position.offset);
-                }
-                match item {
-                    Some(item) => {
-                        return Ok(Some(Taken {
-                            item,
-                            position: self.position,
-                        }));
-                    }
-                    None => continue,
-                }
-            }
-            if self.eof {
-                return Ok(None);
-            }
-            let (codec, stage, queue) = (self.codec, ctx.name.as_str(), &mut self.queue);
-            let more = self
-                .reader
-                .read_chunk(|no, line| {
-                    let len = match &line {
-                        Line::Complete(b) => b.len() as u64 + 1,
-                        Line::Last(b) => b.len() as u64,
-                        Line::TooLong { len, .. } => *len as u64 + 1,
-                    };
-                    let item = decode(codec, stage, no, line).map(|decoded| match decoded {
-                        Err(bad) => Item::Error(bad),
-                        Ok(mut event) => match replay.timestamp(&mut event) {
-                            Ok(t) => Item::Timed(t, event),
-                            Err(reason) => {
-                                let line = event.line;
-                                Item::Error(error_event(stage, &reason, event.into_value(), line))
-                            }
-                        },
-                    });
-                    queue.push_back((item, len, no));
-                })
-                .with_context(|| format!("reading {}", self.name))?;
-            self.eof = !more;
-            ctx.add_bytes(self.reader.bytes_read - self.counted);
-            self.counted = self.reader.bytes_read;
-        }
-    }
 }
 
 /// Cuts the replayed events into batches and sends each when it is due.

@@ -242,6 +242,7 @@ pub fn build(
                         in_flight: in_flight.clone(),
                         seed: config.pipeline.seed,
                         fan_in: s.inputs.len() > 1,
+                        batch: incoming[i].max(1),
                     });
                 }
             }

@@ -5,7 +5,8 @@
 //! wait is the backpressure, all the way back to the reader.
 //!
 //! An edge into an `ordered` sink releases batches strictly in sequence
-//! order per (lane, origin). Its buffer of early batches is bounded at the
+//! order per (lane, origin) (see `edge/reorder.rs`), and forgets an origin
+//! once the batch marking its end was released. Its buffer of early batches is bounded at the
 //! source, not here: a source feeding an ordered sink takes a permit for
 //! every batch it sends (see `source_outputs.rs`) and the batch carries it
 //! until the ordered sink has released it, so at most that many batches per
@@ -13,11 +14,12 @@
 //! a permit, so no stage holding the batch everyone waits for can be stuck
 //! behind it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-
 use async_channel::{Receiver, Sender};
 
 use crate::event::Batch;
+
+mod reorder;
+pub use reorder::{Cursor, Reorder};
 
 /// The consumer went away; nothing more can be delivered on this edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +35,7 @@ pub fn edge(batches: usize, ordered: bool) -> (EdgeSender, EdgeReceiver) {
         carry_empty: ordered,
     };
     if ordered {
-        let receiver = EdgeReceiver::Ordered(Reorder {
-            rx,
-            next: HashMap::new(),
-            pending: BTreeMap::new(),
-            ready: VecDeque::new(),
-        });
+        let receiver = EdgeReceiver::Ordered(Reorder::new(rx));
         (sender, receiver)
     } else {
         (sender, EdgeReceiver::Plain(rx))
@@ -70,6 +67,11 @@ impl EdgeSender {
     pub fn carrying_empty(mut self) -> EdgeSender {
         self.carry_empty = true;
         self
+    }
+
+    /// True when an ordered sink is downstream (empty batches go on).
+    pub fn carries_empty(&self) -> bool {
+        self.carry_empty
     }
 
     /// Sends `batch`, waiting while the edge is full (backpressure).
@@ -122,7 +124,7 @@ impl EdgeReceiver {
     pub fn is_idle(&self) -> bool {
         match self {
             EdgeReceiver::Plain(rx) => rx.is_empty(),
-            EdgeReceiver::Ordered(r) => r.ready.is_empty() && r.rx.is_empty(),
+            EdgeReceiver::Ordered(r) => r.nothing_ready() && r.rx.is_empty(),
         }
     }
 
@@ -141,48 +143,6 @@ impl EdgeReceiver {
         match self {
             EdgeReceiver::Plain(rx) => Some(rx.clone()),
             EdgeReceiver::Ordered(_) => None,
-        }
-    }
-}
-
-/// The reordering receiver of an ordered edge.
-pub struct Reorder {
-    rx: Receiver<Batch>,
-    /// The next expected sequence number per (lane, origin).
-    next: HashMap<(u32, u64), u64>,
-    /// Batches that arrived early, keyed by (lane, origin, seq).
-    pending: BTreeMap<(u32, u64, u64), Batch>,
-    /// Batches released in order, not yet handed out.
-    ready: VecDeque<Batch>,
-}
-
-impl Reorder {
-    async fn recv(&mut self) -> Option<Batch> {
-        loop {
-            if let Some(b) = self.ready.pop_front() {
-                return Some(b);
-            }
-            match self.rx.recv().await {
-                Ok(batch) => self.accept(batch),
-                // All senders gone: whatever is still pending can no longer
-                // be completed; release it in key order rather than lose it.
-                Err(_) => return self.pending.pop_first().map(|(_, b)| b),
-            }
-        }
-    }
-
-    fn accept(&mut self, batch: Batch) {
-        let key = (batch.lane, batch.origin);
-        let expected = self.next.entry(key).or_insert(0);
-        if batch.seq != *expected {
-            self.pending.insert((key.0, key.1, batch.seq), batch);
-            return;
-        }
-        self.ready.push_back(batch);
-        *expected += 1;
-        while let Some(b) = self.pending.remove(&(key.0, key.1, *expected)) {
-            self.ready.push_back(b);
-            *expected += 1;
         }
     }
 }

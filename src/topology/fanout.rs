@@ -5,12 +5,14 @@
 //! the stage instead of letting another branch's buffer grow. Error events on
 //! an `errors` port that nothing consumes are counted and logged here.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::event::{Batch, Event, Permit};
+use crate::event::{Batch, Event, Key, Permit};
 use crate::stats::{InFlight, StageStats};
 use crate::topology::edge::{Closed, EdgeSender};
+use crate::topology::worker::turns::Turns;
 
 /// Logs error events that no stage consumes, at most `per_second` of them a
 /// second per stage, counting the rest.
@@ -74,6 +76,8 @@ pub struct Outputs {
     stats: Arc<StageStats>,
     in_flight: Arc<InFlight>,
     error_log: Arc<ErrorLog>,
+    /// Shared by the stage's workers when an ordered sink is downstream.
+    turns: Option<Arc<Turns>>,
 }
 
 impl Outputs {
@@ -88,6 +92,7 @@ impl Outputs {
         let regular = &ports[..ports.len().saturating_sub(1)];
         let had_consumers = regular.iter().any(|p| !p.is_empty());
         let had = ports.iter().map(|p| !p.is_empty()).collect();
+        let ordered = ports.iter().flatten().any(EdgeSender::carries_empty);
         Outputs {
             stage: stage.into(),
             ports,
@@ -96,7 +101,14 @@ impl Outputs {
             stats,
             in_flight,
             error_log,
+            turns: ordered.then(Arc::default),
         }
+    }
+
+    /// The turns of the stage's workers, when an ordered sink is
+    /// downstream (see `worker/turns.rs`).
+    pub fn turns(&self) -> Option<&Arc<Turns>> {
+        self.turns.as_ref()
     }
 
     /// Number of ports, `errors` included.
@@ -128,57 +140,65 @@ impl Outputs {
         seq: u64,
         per_port: Vec<Vec<Event>>,
     ) -> Result<(), Closed> {
-        self.send_with(origin, seq, per_port, None).await
+        self.send_with(&Key::new(origin, seq), per_port, None).await
     }
 
-    /// [`send`](Self::send), the batches carrying `permit` (the input
-    /// batch's share of its source's in-flight budget).
+    /// [`send`](Self::send) for the input batch at `key`, the batches
+    /// carrying `permit` (the input batch's share of its source's in-flight
+    /// budget).
     pub async fn send_with(
         &mut self,
-        origin: u64,
-        seq: u64,
+        key: &Key,
         mut per_port: Vec<Vec<Event>>,
         permit: Option<Permit>,
     ) -> Result<(), Closed> {
-        let errors_port = self.errors_port();
         for (port, events) in per_port.iter_mut().enumerate() {
-            let events = std::mem::take(events);
-            let n = events.len() as u64;
-            if port == errors_port {
-                self.stats
-                    .errors
-                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                if self.ports[port].is_empty() {
-                    if self.had[port] {
-                        crate::ack::fail_events(&events);
-                    }
-                    self.stats
-                        .errors_unconsumed
-                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                    for e in &events {
-                        self.error_log.log(&self.stage, e);
-                    }
-                    continue;
-                }
-            } else {
-                self.stats
-                    .events_out
-                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                if self.ports[port].is_empty() {
-                    if self.had[port] {
-                        crate::ack::fail_events(&events);
-                    }
-                    self.stats
-                        .discarded
-                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                    continue;
-                }
-            }
-            let mut batch = Batch::new(origin, seq, events);
-            batch.permit = permit.clone();
-            self.send_port(port, batch).await;
+            self.send_part(port, key, std::mem::take(events), permit.clone())
+                .await;
         }
-        let regular = &self.ports[..errors_port];
+        self.check_open()
+    }
+
+    /// Sends `events` on `port` alone as the batch at `key` (one part of a
+    /// split output, see [`crate::event::Part`]).
+    pub async fn send_part(
+        &mut self,
+        port: usize,
+        key: &Key,
+        events: Vec<Event>,
+        permit: Option<Permit>,
+    ) {
+        let n = events.len() as u64;
+        // Events for a port whose consumers have all gone are lost, not
+        // discarded on purpose: they must not count as delivered.
+        let lost = self.ports[port].is_empty() && self.had[port];
+        if lost {
+            crate::ack::fail_events(&events);
+        }
+        if port == self.errors_port() {
+            self.stats.errors.fetch_add(n, Relaxed);
+            if self.ports[port].is_empty() {
+                self.stats.errors_unconsumed.fetch_add(n, Relaxed);
+                for e in &events {
+                    self.error_log.log(&self.stage, e);
+                }
+                return;
+            }
+        } else {
+            self.stats.events_out.fetch_add(n, Relaxed);
+            if self.ports[port].is_empty() {
+                self.stats.discarded.fetch_add(n, Relaxed);
+                return;
+            }
+        }
+        let mut batch = key.batch(events);
+        batch.permit = permit;
+        self.send_port(port, batch).await;
+    }
+
+    /// `Err(Closed)` once every regular port lost all its consumers.
+    pub fn check_open(&self) -> Result<(), Closed> {
+        let regular = &self.ports[..self.errors_port()];
         if self.had_consumers && regular.iter().all(|p| p.is_empty()) {
             return Err(Closed);
         }

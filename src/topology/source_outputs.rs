@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::event::{Event, mix_origin};
+use crate::event::{Event, Key, mix_origin};
 use crate::topology::edge::Closed;
 use crate::topology::fanout::Outputs;
 
@@ -62,6 +62,31 @@ impl SourceOutputs {
     /// Sends one batch of stream `origin` (events on port 0, error events on
     /// the last port). Waits while the graph is full: that is backpressure.
     pub async fn send(&self, origin: u64, per_port: Vec<Vec<Event>>) -> Result<(), Closed> {
+        self.send_batch(origin, per_port, false).await
+    }
+
+    /// Ends stream `origin` (a connection closed): an empty batch marked as
+    /// the stream's end follows its last one, so that ordered sinks drop
+    /// their state for it once everything before it has passed; and the
+    /// numbering forgets it. Memory then does not grow with every
+    /// connection a daemon ever had.
+    pub async fn end_stream(&self, origin: u64) {
+        let started = self.slot.lock().await.next_seq.contains_key(&origin);
+        // A stream that never sent a batch left no state anywhere.
+        if started {
+            let ports = vec![Vec::new(), Vec::new()];
+            // Err: the graph is gone, and its state with it.
+            let _ = self.send_batch(origin, ports, true).await;
+        }
+        self.slot.lock().await.next_seq.remove(&origin);
+    }
+
+    async fn send_batch(
+        &self,
+        origin: u64,
+        per_port: Vec<Vec<Event>>,
+        end: bool,
+    ) -> Result<(), Closed> {
         // The lock is held across the send so that a reload waits for a
         // batch in progress instead of splitting it between two graphs.
         let mut guard = self.slot.lock().await;
@@ -93,13 +118,11 @@ impl SourceOutputs {
             0 => origin,
             g => mix_origin(origin, g),
         };
-        outputs.send_with(origin, seq, per_port, permit).await
-    }
-
-    /// Forgets stream `origin` (a connection closed), so the numbering map
-    /// does not grow with every connection a daemon ever had.
-    pub async fn end_stream(&self, origin: u64) {
-        self.slot.lock().await.next_seq.remove(&origin);
+        let key = Key {
+            end,
+            ..Key::new(origin, seq)
+        };
+        outputs.send_with(&key, per_port, permit).await
     }
 
     /// Switches to `outputs` (a reload; `ordered`: an ordered sink is

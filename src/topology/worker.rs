@@ -1,17 +1,22 @@
 //! One worker of a transform stage: receive a batch from the shared input
-//! edge, transform it, send the results on. N workers share one receiver, so
-//! whichever is free takes the next batch.
+//! edge, transform it, send the results on (in parts of at most a batch, see
+//! `parts.rs`). N workers share one receiver, so whichever is free takes the
+//! next batch.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use async_channel::Receiver;
 
-use crate::event::{Batch, Event, Permit, mix_origin};
+use crate::event::{Batch, Event, Key, Permit, mix_origin};
 use crate::stats::{InFlight, StageStats};
 use crate::topology::fanout::Outputs;
 use crate::topology::thread;
 use crate::transforms::{BatchCtx, Transform};
+
+mod parts;
+pub(crate) mod turns;
+use parts::{BlockingSpill, Parts};
 
 /// Everything one worker task owns.
 pub struct Worker {
@@ -35,6 +40,9 @@ pub struct Worker {
     /// True when the stage has several inputs: their sequences are kept
     /// apart by mixing the lane into the origin.
     pub fan_in: bool,
+    /// Largest output batch, in events: the batch size edges are sized by,
+    /// so that an edge's capacity in events holds whatever a stage emits.
+    pub batch: usize,
 }
 
 impl Worker {
@@ -62,18 +70,19 @@ impl Worker {
 
     async fn run_async(mut self) -> anyhow::Result<()> {
         while let Ok(batch) = self.input.recv().await {
-            let (origin, seq, n, permit) = begin(&self.stats, self.fan_in, &batch);
+            let (key, n, permit) = begin(&self.stats, self.fan_in, &batch);
             let ctx = BatchCtx {
                 stage: &self.name,
-                origin,
-                seq,
+                origin: key.origin,
+                seq: key.seq,
                 seed: self.seed,
             };
             let mut out = port_buffers(&self.outputs);
             let started = std::time::Instant::now();
             self.transform.process(batch.events, &ctx, &mut out).await;
             self.stats.latency.record(started.elapsed());
-            let sent = self.outputs.send_with(origin, seq, out, permit).await;
+            let mut parts = Parts::new(&key, permit, self.batch, &self.outputs, None);
+            let sent = parts.finish(&mut self.outputs, out).await;
             if !end(&self.name, &self.in_flight, n, sent.is_ok()) {
                 break;
             }
@@ -85,19 +94,27 @@ impl Worker {
         let Transform::Sync(transform) = &mut self.transform else {
             anyhow::bail!("run_blocking is only for computing transforms");
         };
+        let _seat = self.outputs.turns().map(|t| t.seat());
         while let Ok(batch) = self.input.recv_blocking() {
-            let (origin, seq, n, permit) = begin(&self.stats, self.fan_in, &batch);
+            let (key, n, permit) = begin(&self.stats, self.fan_in, &batch);
             let ctx = BatchCtx {
                 stage: &self.name,
-                origin,
-                seq,
+                origin: key.origin,
+                seq: key.seq,
                 seed: self.seed,
             };
             let mut out = port_buffers(&self.outputs);
             let started = std::time::Instant::now();
-            transform.process(batch.events, &ctx, &mut out);
+            let turns = self.outputs.turns().cloned();
+            let mut parts = Parts::new(&key, permit, self.batch, &self.outputs, turns);
+            let mut spill = BlockingSpill {
+                parts: &mut parts,
+                outputs: &mut self.outputs,
+                handle,
+            };
+            transform.process_spilling(batch.events, &ctx, &mut out, &mut spill);
             self.stats.latency.record(started.elapsed());
-            let sent = handle.block_on(self.outputs.send_with(origin, seq, out, permit));
+            let sent = handle.block_on(parts.finish(&mut self.outputs, out));
             if !end(&self.name, &self.in_flight, n, sent.is_ok()) {
                 break;
             }
@@ -107,7 +124,7 @@ impl Worker {
 }
 
 /// Counts a received batch; returns its ordering key, size and permit.
-fn begin(stats: &StageStats, fan_in: bool, batch: &Batch) -> (u64, u64, u64, Option<Permit>) {
+fn begin(stats: &StageStats, fan_in: bool, batch: &Batch) -> (Key, u64, Option<Permit>) {
     let n = batch.len() as u64;
     stats.events_in.fetch_add(n, Relaxed);
     let origin = if fan_in {
@@ -115,8 +132,14 @@ fn begin(stats: &StageStats, fan_in: bool, batch: &Batch) -> (u64, u64, u64, Opt
     } else {
         batch.origin
     };
+    let key = Key {
+        origin,
+        seq: batch.seq,
+        parts: batch.parts.clone(),
+        end: batch.end,
+    };
     // The outputs inherit the input's in-flight permit.
-    (origin, batch.seq, n, batch.permit.clone())
+    (key, n, batch.permit.clone())
 }
 
 /// One empty buffer per output port.

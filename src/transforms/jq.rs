@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::event::Event;
 use crate::jq::Program;
 use crate::jq::fast::{Cond, Projection};
-use crate::transforms::{BatchCtx, PortBuffers, SyncTransform};
+use crate::transforms::{BatchCtx, PortBuffers, Spill, SyncTransform};
 
 /// Settings of a `jq` transform.
 #[derive(Debug, Clone, Deserialize)]
@@ -59,12 +59,35 @@ impl Jq {
     }
 }
 
+/// Stands in for a worker's spill in [`Jq::process`]: never full.
+struct NoSpill;
+
+impl Spill for NoSpill {
+    fn limit(&self) -> usize {
+        usize::MAX
+    }
+    fn spill(&mut self, _: usize, _: Vec<Event>) {}
+}
+
 impl SyncTransform for Jq {
     fn process(&mut self, input: Vec<Event>, ctx: &BatchCtx<'_>, out: &mut PortBuffers) {
+        self.process_spilling(input, ctx, out, &mut NoSpill);
+    }
+
+    /// One input can yield any number of outputs (`.[]`, `range(.n)`):
+    /// they go on in parts of at most a batch while the program runs.
+    fn process_spilling(
+        &mut self,
+        input: Vec<Event>,
+        ctx: &BatchCtx<'_>,
+        out: &mut PortBuffers,
+        spill: &mut dyn Spill,
+    ) {
+        let errors_port = out.len() - 1;
         let (main, rest) = out.split_at_mut(1);
         let main = &mut main[0];
         let errors = rest.last_mut().expect("every stage has an errors port");
-        main.reserve(input.len());
+        main.reserve(input.len().min(spill.limit()));
         for mut event in input {
             if let (Some(cond), Some(raw)) = (&self.select, event.raw())
                 && let Some(keep) = cond.eval(raw)
@@ -93,8 +116,14 @@ impl SyncTransform for Jq {
                 }
             };
             self.program.run(value, |r| match r {
-                Ok(v) => main.push(event.derived(v)),
-                Err(e) => errors.push(event.clone().into_error(ctx.stage, &e)),
+                Ok(v) => {
+                    main.push(event.derived(v));
+                    spill.if_full(0, main);
+                }
+                Err(e) => {
+                    errors.push(event.clone().into_error(ctx.stage, &e));
+                    spill.if_full(errors_port, errors);
+                }
             });
         }
     }

@@ -143,10 +143,45 @@ impl BatchCtx<'_> {
 /// Per-port output buffers for one batch; the last port is `errors`.
 pub type PortBuffers = Vec<Vec<Event>>;
 
+/// Takes a port's output before its batch is done, so that a transform
+/// whose output outgrows a batch (a jq program that expands) sends it on in
+/// parts as it goes: the edge's bound holds and its backpressure reaches
+/// the evaluation.
+pub trait Spill {
+    /// Largest number of events in one output batch.
+    fn limit(&self) -> usize;
+    /// Sends `events` on as the next part of `port`'s output (waits while
+    /// the edge is full).
+    fn spill(&mut self, port: usize, events: Vec<Event>);
+}
+
+impl dyn Spill + '_ {
+    /// Spills `buf` (the buffer of `port`) once it holds a full batch.
+    pub fn if_full(&mut self, port: usize, buf: &mut Vec<Event>) {
+        if buf.len() >= self.limit() {
+            self.spill(port, std::mem::take(buf));
+        }
+    }
+}
+
 /// A transform whose work is pure computation on a batch.
 pub trait SyncTransform: Send {
     /// Maps the `input` batch into `out` (one buffer per port).
     fn process(&mut self, input: Vec<Event>, ctx: &BatchCtx<'_>, out: &mut PortBuffers);
+
+    /// [`process`](Self::process), handing full buffers to `spill` on the
+    /// way; only a transform that can emit more events than it received
+    /// needs to do so.
+    fn process_spilling(
+        &mut self,
+        input: Vec<Event>,
+        ctx: &BatchCtx<'_>,
+        out: &mut PortBuffers,
+        spill: &mut dyn Spill,
+    ) {
+        let _ = spill;
+        self.process(input, ctx, out);
+    }
 }
 
 /// A transform that waits (simulated or real I/O) while it works.
