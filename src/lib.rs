@@ -18,6 +18,7 @@
 //! - [`metrics`]: Prometheus text at `metrics_address`: counters, edge occupancy, latency.
 //! - [`notify`]: systemd's sd_notify protocol: READY, STOPPING, WATCHDOG, STATUS.
 //! - [`filter_cmd`]: `sluice filter` as a pipeline built in code.
+//! - [`test_cmd`]: `sluice test`, unit tests for pipeline configs.
 
 pub mod ack;
 pub mod app;
@@ -37,5 +38,6 @@ pub mod progress;
 pub mod sinks;
 pub mod sources;
 pub mod stats;
+pub mod test_cmd;
 pub mod topology;
 pub mod transforms;
