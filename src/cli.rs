@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `graph` and `filter`, their options,
+//! The command line: `run`, `check`, `graph`, `filter` and `test`, their options,
 //! and the mapping from outcomes to exit codes.
 
 use std::path::{Path, PathBuf};
@@ -66,6 +66,18 @@ enum Command {
     /// Filter JSON lines from stdin to stdout with a jq program, in parallel,
     /// keeping input order.
     Filter(FilterArgs),
+    /// Run the unit tests of CONFIG (`[[tests]]` tables in it or in TESTS
+    /// files): events go into a transform, what comes out is checked. No
+    /// source or sink runs.
+    Test {
+        /// The pipeline configuration (TOML).
+        config: PathBuf,
+        /// More files holding `[[tests]]` tables.
+        tests: Vec<PathBuf>,
+        /// How to print the results.
+        #[arg(long, value_enum, default_value_t = crate::test_cmd::Format::Text)]
+        format: crate::test_cmd::Format,
+    },
 }
 
 /// Options of `sluice filter`.
@@ -108,6 +120,11 @@ pub fn main() -> ExitCode {
         Command::Check { config } => app::check(&config),
         Command::Graph { config } => app::graph(&config),
         Command::Filter(args) => app::filter(&args, &cli.common),
+        Command::Test {
+            config,
+            tests,
+            format,
+        } => crate::test_cmd::main(&config, &tests, format),
     };
     ExitCode::from(code)
 }

@@ -19,6 +19,7 @@
 //! - [`redact`]: connection URLs printed without their passwords.
 //! - [`notify`]: systemd's sd_notify protocol: READY, STOPPING, WATCHDOG, STATUS.
 //! - [`filter_cmd`]: `sluice filter` as a pipeline built in code.
+//! - [`test_cmd`]: `sluice test`, unit tests for pipeline configs.
 
 pub mod ack;
 pub mod app;
@@ -41,5 +42,6 @@ pub mod redact;
 pub mod sinks;
 pub mod sources;
 pub mod stats;
+pub mod test_cmd;
 pub mod topology;
 pub mod transforms;

@@ -62,13 +62,18 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
                 };
                 sections.insert(k, value);
             }
+            // Unit tests for the config: read by `sluice test`, ignored here.
+            "tests" => {}
             other => {
-                let hint = did_you_mean(other, ["pipeline", "sources", "transforms", "sinks"])
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(
+                    other,
+                    ["pipeline", "sources", "transforms", "sinks", "tests"],
+                )
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
                 diags.push(
                     key.span(),
-                    format!("unknown section `{other}`, expected pipeline, sources, transforms or sinks{hint}"),
+                    format!("unknown section `{other}`, expected pipeline, sources, transforms, sinks or tests{hint}"),
                 );
             }
         }
