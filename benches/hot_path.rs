@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use jaq_json::Val;
 
-use sluice::codec::{self, Codec, Line};
-use sluice::event::{Batch, Event};
-use sluice::jq::Program;
-use sluice::jq::fast::Cond;
-use sluice::topology::edge::edge;
+use sluice::kit::codec::{self, Codec, Line};
+use sluice::kit::edge::edge;
+use sluice::kit::event::{Batch, Event};
+use sluice::kit::jq::Program;
+use sluice::kit::jq::fast::Cond;
 use sluice::transforms::parse_regex::ParseRegexConfig;
 use sluice::transforms::{BatchCtx, PortBuffers, SyncTransform};
 
@@ -83,10 +83,10 @@ fn canonical(c: &mut Criterion) {
     let mut g = c.benchmark_group("is_canonical");
     g.throughput(Throughput::Bytes(JSON_LINE.len() as u64));
     g.bench_function("yes", |b| {
-        b.iter(|| sluice::json::is_canonical(black_box(JSON_LINE)))
+        b.iter(|| sluice::kit::json::is_canonical(black_box(JSON_LINE)))
     });
     g.bench_function("no_spaced", |b| {
-        b.iter(|| sluice::json::is_canonical(black_box(JSON_LINE_SPACED)))
+        b.iter(|| sluice::kit::json::is_canonical(black_box(JSON_LINE_SPACED)))
     });
     g.finish();
 }

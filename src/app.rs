@@ -3,10 +3,13 @@
 
 use std::path::Path;
 
-use crate::cli::{Common, FilterArgs, LogFormat};
+use clap::{Args, ValueEnum};
+
+use crate::config::graph;
 use crate::config::{self, Config, DEFAULT_CONFIG, Diagnostic};
+use crate::filter_cmd::FilterArgs;
 use crate::stats::Report;
-use crate::{daemon, filter_cmd, graph};
+use crate::{daemon, filter_cmd};
 
 /// Exit status for success.
 pub const EXIT_OK: u8 = 0;
@@ -14,6 +17,29 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit status for an invalid configuration or invocation.
 pub const EXIT_CONFIG: u8 = 2;
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Log format on stderr (logs never go to stdout).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log level (overridden by RUST_LOG when set).
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    /// Print nothing on stderr but warnings and errors; no summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for journald and log collectors.
+    Json,
+}
 
 /// Sets up tracing on stderr.
 pub fn init_logging(common: &Common, filter_mode: bool) {
@@ -150,7 +176,7 @@ fn execute(
         Some(p) => std::fs::read(p).ok(),
         None => summary.then(|| DEFAULT_CONFIG.as_bytes().to_vec()),
     };
-    crate::progress::enable(!quiet);
+    crate::kit::progress::enable(!quiet);
     let outcome = runtime.block_on(daemon::run(config.clone(), config_path));
     // Blocking readers (stdin) may still be parked in a read; do not wait for them.
     runtime.shutdown_background();

@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-use crate::app;
+use crate::app::{self, Common};
+use crate::filter_cmd::FilterArgs;
 
 /// sluice: a streaming pipeline of bounded stages — sources, jq transforms
 /// and sinks declared in TOML — and a parallel, ordered jq for the shell.
@@ -17,29 +18,6 @@ pub struct Cli {
     command: Command,
     #[command(flatten)]
     common: Common,
-}
-
-/// Options every command takes.
-#[derive(Debug, Args, Clone)]
-pub struct Common {
-    /// Log format on stderr (logs never go to stdout).
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-    /// Log level (overridden by RUST_LOG when set).
-    #[arg(long, global = true, default_value = "info")]
-    pub log_level: String,
-    /// Print nothing on stderr but warnings and errors; no summary.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-}
-
-/// How logs are written.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for journald and log collectors.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,34 +56,6 @@ enum Command {
         #[arg(long, value_enum, default_value_t = crate::test_cmd::Format::Text)]
         format: crate::test_cmd::Format,
     },
-}
-
-/// Options of `sluice filter`.
-#[derive(Debug, Args, Clone)]
-pub struct FilterArgs {
-    /// The jq program (jaq dialect), e.g. 'select(.level == "error")'.
-    pub program: String,
-    /// Worker threads running the program (default: number of CPUs).
-    #[arg(short, long, value_name = "N")]
-    pub workers: Option<usize>,
-    /// Capacity of each edge, in events.
-    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_CAPACITY)]
-    pub capacity: usize,
-    /// Write outputs as they are ready instead of in input order.
-    #[arg(long)]
-    pub unordered: bool,
-    /// Read each line as a JSON string instead of parsing it (like jq -R).
-    #[arg(short = 'R', long)]
-    pub raw_input: bool,
-    /// Write strings without quotes (like jq -r).
-    #[arg(short = 'r', long)]
-    pub raw_output: bool,
-    /// Exit non-zero at the end if any line was malformed or failed.
-    #[arg(long)]
-    pub strict: bool,
-    /// Write a JSON report to FILE at exit.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
 }
 
 /// Parses the command line and runs the command.

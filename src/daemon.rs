@@ -13,11 +13,11 @@ use std::path::Path;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::config::{self, Config};
+use crate::kit::shutdown;
 use crate::metrics;
 use crate::notify;
 use crate::stats::RunStats;
 use crate::topology::running::{Outcome, Running};
-use crate::topology::shutdown;
 
 enum Event {
     /// A task ended; `false` once all have.

@@ -1,21 +1,52 @@
 //! `sluice filter`: the jq-like shell filter is an ordinary pipeline built in
 //! code: stdin → jq (N workers) → stdout, ordered unless `--unordered`.
 
-use crate::cli::FilterArgs;
-use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
+use std::path::PathBuf;
+
+use clap::Args;
+
 use crate::config::{Config, InputRef, PipelineConfig, Role, StageConfig, StageKind};
+use crate::kit::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
 use crate::sinks::{SinkConfig, stdout::StdoutConfig};
 use crate::sources::{SourceConfig, stdin::StdinConfig};
 use crate::transforms::{TransformConfig, jq::JqConfig};
 
+/// Options of `sluice filter`.
+#[derive(Debug, Args, Clone)]
+pub struct FilterArgs {
+    /// The jq program (jaq dialect), e.g. 'select(.level == "error")'.
+    pub program: String,
+    /// Worker threads running the program (default: number of CPUs).
+    #[arg(short, long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Capacity of each edge, in events.
+    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_CAPACITY)]
+    pub capacity: usize,
+    /// Write outputs as they are ready instead of in input order.
+    #[arg(long)]
+    pub unordered: bool,
+    /// Read each line as a JSON string instead of parsing it (like jq -R).
+    #[arg(short = 'R', long)]
+    pub raw_input: bool,
+    /// Write strings without quotes (like jq -r).
+    #[arg(short = 'r', long)]
+    pub raw_output: bool,
+    /// Exit non-zero at the end if any line was malformed or failed.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write a JSON report to FILE at exit.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
 /// The pipeline for `args`, or why it cannot be built.
 pub fn config(args: &FilterArgs) -> Result<Config, String> {
     crate::transforms::program_depth(&args.program).map_err(|(_, message)| message)?;
-    if let Err(errs) = crate::jq::Program::compile(&args.program) {
+    if let Err(errs) = crate::kit::jq::Program::compile(&args.program) {
         let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         return Err(format!("invalid jq program: {}", list.join("; ")));
     }
-    use crate::config::limits::{MAX_CAPACITY, MAX_WORKERS};
+    use crate::kit::limits::{MAX_CAPACITY, MAX_WORKERS};
     let workers = match args.workers {
         Some(n) if !(1..=MAX_WORKERS).contains(&n) => {
             return Err(format!(

@@ -15,11 +15,11 @@
 use bytes::Bytes;
 use jaq_json::Val;
 
-use crate::codec::{self, Codec, Line, LineFramer};
-use crate::event::Event;
-use crate::jq::Program;
-use crate::jq::fast::{Cond, Projection};
-use crate::json;
+use crate::kit::codec::{self, Codec, Line, LineFramer};
+use crate::kit::event::Event;
+use crate::kit::jq::Program;
+use crate::kit::jq::fast::{Cond, Projection};
+use crate::kit::json;
 
 /// jaq's compact text of `v`, as sinks write it.
 pub fn write(v: &Val) -> Vec<u8> {

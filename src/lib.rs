@@ -1,44 +1,31 @@
 //! sluice: a streaming pipeline of bounded stages.
 //!
-//! The map, one line a module:
-//! - [`ack`]: end-to-end acknowledgements from sinks back to sources.
-//! - [`checkpoint`]: file offsets and sink lengths in `data_dir`, written atomically.
-//! - [`cli`]: command-line parsing and dispatch; [`app`]: what each command does.
-//! - [`config`]: TOML schema, loading and validation with `FILE:LINE:COL` diagnostics.
-//! - [`graph`]: stage graph checks (inputs, cycles) and DOT output.
-//! - [`event`]: events and batches, the ordering key, error events.
-//! - [`codec`]: line framing with a maximum length, json/text decode and encode.
-//! - [`jq`]: jq programs on the jaq crates, and a fast path for simple conditions.
-//! - [`json`]: raw JSON text: canonical-form check, field lookup, the nesting limit.
-//! - [`topology`]: edges, fan-out, workers, reordering, building and running the graph.
-//! - [`sources`], [`transforms`], [`sinks`]: one file per stage kind.
-//! - [`stats`]: counters, batch latency, edge occupancy, the summary and report.
-//! - [`progress`]: progress bars for file inputs when stderr is a terminal.
-//! - [`daemon`]: signals and the shutdown deadline.
-//! - [`metrics`]: Prometheus text at `metrics_address`: counters, edge occupancy, latency.
-//! - [`redact`]: connection URLs printed without their passwords.
-//! - [`notify`]: systemd's sd_notify protocol: READY, STOPPING, WATCHDOG, STATUS.
-//! - [`filter_cmd`]: `sluice filter` as a pipeline built in code.
-//! - [`test_cmd`]: `sluice test`, unit tests for pipeline configs.
+//! The layers, each using only the ones below it (`tests/layers.rs` keeps
+//! them so):
+//!
+//! - **commands**: [`cli`] (parsing, dispatch), [`app`] (run, check, graph),
+//!   [`filter_cmd`] (`sluice filter`), [`test_cmd`] (`sluice test`).
+//! - **running**: [`daemon`] (signals, the shutdown deadline, reload),
+//!   [`topology`] (build the graph, run it, reload it, workers),
+//!   [`metrics`] (Prometheus text at `metrics_address`), [`notify`]
+//!   (systemd's sd_notify), [`stats`] (the summary and the report).
+//! - **config**: [`config`] (TOML schema, loading, `FILE:LINE:COL`
+//!   diagnostics, the graph checks and DOT).
+//! - **stage kinds**: [`sources`], [`transforms`], [`sinks`]: one file per kind.
+//! - **stage kit**: [`kit`]: events and batches, acknowledgements, codecs and
+//!   JSON, jq, durations, limits, retry, edges, fan-out, shutdown, threads,
+//!   checkpoints.
 
-pub mod ack;
 pub mod app;
-pub mod checkpoint;
 pub mod cli;
-pub mod codec;
 pub mod config;
 pub mod daemon;
-pub mod event;
 pub mod filter_cmd;
 #[doc(hidden)]
 pub mod fuzz_checks;
-pub mod graph;
-pub mod jq;
-pub mod json;
+pub mod kit;
 pub mod metrics;
 pub mod notify;
-pub mod progress;
-pub mod redact;
 pub mod sinks;
 pub mod sources;
 pub mod stats;

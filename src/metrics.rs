@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use crate::event::Batch;
+use crate::kit::event::Batch;
 use crate::stats::{RunStats, StageStats};
 
 /// Upper bounds (seconds) of the latency histogram's buckets: 10 µs to 10 s,

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use sd_notify::NotifyState;
 
+use crate::kit::shutdown::Shutdown;
 use crate::stats::RunStats;
-use crate::topology::shutdown::Shutdown;
 
 /// How often `STATUS=` is refreshed: often enough for `systemctl status`,
 /// rare enough to cost nothing.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{describe, json_lines, mentions_line, sluice, toml_path, u64_of};
 use daemon_support::{Daemon, PATIENCE};
-use sluice::json::MAX_NESTING;
+use sluice::kit::json::MAX_NESTING;
 
 /// `n` nested arrays: `[[…]]`.
 fn arrays(n: usize) -> String {

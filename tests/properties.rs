@@ -162,7 +162,7 @@ fn condition() -> impl Strategy<Value = String> {
 fn event() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec((key(), json()), 0..6).prop_filter_map("jaq reads it", |kvs| {
         let text = text_of(&J::Obj(kvs), false);
-        let v = sluice::json::parse_limited(text.as_bytes()).ok()?;
+        let v = sluice::kit::json::parse_limited(text.as_bytes()).ok()?;
         Some(fuzz_checks::write(&v))
     })
 }
@@ -174,7 +174,7 @@ proptest! {
     /// is exactly what the writer writes for the parsed value.
     #[test]
     fn pass_through_is_byte_identical_to_jaqs_writer(j in json()) {
-        let v = sluice::json::parse_limited(text_of(&j, false).as_bytes()).unwrap();
+        let v = sluice::kit::json::parse_limited(text_of(&j, false).as_bytes()).unwrap();
         fuzz_checks::pass_through_is_writer(&v);
     }
 

@@ -14,10 +14,11 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::config::diagnostic::{Diagnostics, did_you_mean};
+use crate::config::graph;
 use crate::config::keys::KeySpans;
-use crate::config::limits::{MAX_CAPACITY, MAX_TOTAL_WORKERS, MAX_WORKERS};
 use crate::config::{Config, Diagnostic, InputRef, PipelineConfig, Role, StageConfig, StageKind};
-use crate::{graph, sinks, sources, transforms};
+use crate::kit::limits::{MAX_CAPACITY, MAX_TOTAL_WORKERS, MAX_WORKERS};
+use crate::{sinks, sources, transforms};
 
 /// Reads and validates the configuration in `path`.
 pub fn load_file(path: &Path) -> Result<Config, Vec<Diagnostic>> {
@@ -94,7 +95,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
     if let Some(Err(message)) = pipeline
         .metrics_address
         .as_deref()
-        .map(crate::metrics::parse_address)
+        .map(crate::kit::net::parse_address)
     {
         diags.push(pipeline_span.clone(), message);
     }

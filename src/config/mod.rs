@@ -6,10 +6,8 @@
 //! `[pipeline]` table.
 
 pub mod diagnostic;
-pub mod duration;
-pub mod jq_depth;
+pub mod graph;
 mod keys;
-pub mod limits;
 mod load;
 
 use std::ops::Range;
@@ -21,6 +19,7 @@ use serde::Deserialize;
 pub use diagnostic::Diagnostic;
 pub use load::{load_file, parse};
 
+use crate::kit::limits;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::TransformConfig;
@@ -50,7 +49,10 @@ pub struct PipelineConfig {
     #[serde(default = "default_capacity")]
     pub capacity: usize,
     /// How long a SIGTERM drain may take before the exit is forced.
-    #[serde(default = "default_grace", deserialize_with = "duration::deserialize")]
+    #[serde(
+        default = "default_grace",
+        deserialize_with = "crate::kit::duration::deserialize"
+    )]
     pub shutdown_grace: Duration,
     /// Seeds every random choice (sample, delay jitter, generate).
     #[serde(default)]

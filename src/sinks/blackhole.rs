@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::kit::limits::Problem;
 use crate::sinks::SinkContext;
-use crate::transforms::Problem;
 
 /// Settings of a `blackhole` sink.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -22,7 +22,7 @@ impl BlackholeConfig {
     /// Checks `rate`.
     pub fn validate(&self) -> Vec<Problem> {
         self.rate
-            .and_then(|r| crate::config::limits::rate("rate", r))
+            .and_then(|r| crate::kit::limits::rate("rate", r))
             .map(|m| (None, m))
             .into_iter()
             .collect()
@@ -41,7 +41,7 @@ impl BlackholeConfig {
                 // `rate` is bounded at `check`; a quotient past what a
                 // Duration holds still waits no longer than the limit.
                 let due = Duration::try_from_secs_f64((consumed + n) as f64 / rate)
-                    .unwrap_or(crate::config::limits::MAX_DURATION);
+                    .unwrap_or(crate::kit::limits::MAX_DURATION);
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
                     std::thread::sleep(wait);
                 }

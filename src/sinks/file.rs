@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use crate::codec::Codec;
-use crate::sinks::retry::RetryPolicy;
+use crate::kit::codec::Codec;
+use crate::kit::retry::RetryPolicy;
 use crate::sinks::writer::{LineWriter, Output};
 
 /// Settings of a `file` sink.

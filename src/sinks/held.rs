@@ -12,10 +12,10 @@
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use crate::ack;
-use crate::event::Event;
+use crate::kit::ack;
+use crate::kit::edge::EdgeReceiver;
+use crate::kit::event::Event;
 use crate::stats::InFlight;
-use crate::topology::edge::EdgeReceiver;
 
 /// Events taken by a sink and not written yet.
 #[derive(Default)]
@@ -79,9 +79,9 @@ pub fn drain_failed(input: &mut EdgeReceiver, in_flight: &Arc<InFlight>) -> u64 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ack::{Ack, AckData};
-    use crate::event::Batch;
-    use crate::topology::edge::edge;
+    use crate::kit::ack::{Ack, AckData};
+    use crate::kit::edge::edge;
+    use crate::kit::event::Batch;
     use tokio::sync::mpsc;
 
     fn event(seq: u64, tx: &mpsc::UnboundedSender<ack::AckToken>) -> Event {

@@ -10,7 +10,6 @@ pub mod blackhole;
 pub mod file;
 pub mod held;
 pub mod redis_stream;
-pub mod retry;
 pub mod stdout;
 pub mod tcp;
 mod writer;
@@ -20,11 +19,11 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use crate::checkpoint::Checkpoint;
-use crate::event::Event;
+use crate::kit::checkpoint::Checkpoint;
+use crate::kit::edge::EdgeReceiver;
+use crate::kit::event::Event;
+use crate::kit::fanout::Outputs;
 use crate::stats::{InFlight, StageStats};
-use crate::topology::edge::EdgeReceiver;
-use crate::topology::fanout::Outputs;
 
 /// The configuration of one sink, by `type`.
 #[derive(Debug, Clone)]
@@ -178,7 +177,7 @@ impl SinkContext {
     /// batches fail: the bytes were not written anywhere.
     pub async fn give_up(&mut self, events: Vec<Event>, reason: &str) {
         if !self.errors.consumed(self.errors.errors_port()) {
-            crate::ack::fail_events(&events);
+            crate::kit::ack::fail_events(&events);
         }
         let errors: Vec<Event> = events
             .into_iter()
@@ -187,7 +186,7 @@ impl SinkContext {
         let mut per_port: Vec<Vec<Event>> =
             (0..self.errors.port_count()).map(|_| Vec::new()).collect();
         per_port[self.errors.errors_port()] = errors;
-        let origin = crate::event::name_hash(&self.name);
+        let origin = crate::kit::event::name_hash(&self.name);
         let _ = self.errors.send(origin, self.error_batches, per_port).await;
         self.error_batches += 1;
     }
@@ -214,7 +213,7 @@ impl SinkTask {
     pub async fn run(self, ctx: SinkContext) -> anyhow::Result<()> {
         let handle = tokio::runtime::Handle::current();
         let name = ctx.name.clone();
-        crate::topology::thread::run(name, move || match self {
+        crate::kit::thread::run(name, move || match self {
             SinkTask::Writer(w) => w.run(ctx, &handle),
             SinkTask::Blackhole(b) => b.run(ctx, &handle),
             SinkTask::Tcp(t) => handle.block_on(t.run(ctx)),

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use serde::Deserialize;
 
-use crate::codec::Codec;
-use crate::redact::SecretUrl;
+use crate::kit::codec::Codec;
+use crate::kit::redact::SecretUrl;
+use crate::kit::retry::RetryPolicy;
 use crate::sinks::SinkContext;
-use crate::sinks::retry::RetryPolicy;
 
 /// Settings of a `redis_stream` sink.
 #[derive(Debug, Clone, Deserialize)]
@@ -150,9 +150,7 @@ impl RedisStreamSinkConfig {
             let result = match conn.as_mut() {
                 Some(c) => pipe.query_async::<()>(c).await,
                 None => {
-                    match crate::sources::redis_stream::connect(client, Duration::from_secs(30))
-                        .await
-                    {
+                    match crate::kit::net::redis_connect(client, Duration::from_secs(30)).await {
                         Ok(mut c) => {
                             let r = pipe.query_async::<()>(&mut c).await;
                             *conn = Some(c);

@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use crate::codec::Codec;
-use crate::sinks::retry::RetryPolicy;
+use crate::kit::codec::Codec;
+use crate::kit::retry::RetryPolicy;
 use crate::sinks::writer::{LineWriter, Output};
 
 /// Settings of a `stdout` sink.

@@ -20,9 +20,9 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::codec::Codec;
+use crate::kit::codec::Codec;
+use crate::kit::retry::RetryPolicy;
 use crate::sinks::SinkContext;
-use crate::sinks::retry::RetryPolicy;
 
 /// Buffered lines are written once they exceed this many bytes or the
 /// sink's capacity in events (and always when the input goes idle).
@@ -49,7 +49,7 @@ impl TcpSinkConfig {
     /// Checks the address's form (the peer may well be down at start).
     pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
         let mut out = self.retry.validate();
-        if let Err(e) = crate::sources::tcp::check_address(&self.address) {
+        if let Err(e) = crate::kit::net::check_address(&self.address) {
             out.push((None, e));
         }
         out

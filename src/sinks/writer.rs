@@ -16,11 +16,11 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::ack::Ack;
-use crate::codec::Codec;
+use crate::kit::ack::Ack;
+use crate::kit::codec::Codec;
+use crate::kit::retry::RetryPolicy;
 use crate::sinks::SinkContext;
 use crate::sinks::held::Held;
-use crate::sinks::retry::RetryPolicy;
 
 /// Buffered output is written once it exceeds this many bytes.
 const WRITE_CHUNK: usize = 256 * 1024;

@@ -28,15 +28,15 @@ use anyhow::Context as _;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::ack::AckToken;
-use crate::checkpoint::{FileId, FilePosition};
-use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
-use crate::progress;
+use crate::kit::ack::AckToken;
+use crate::kit::checkpoint::{FileId, FilePosition};
+use crate::kit::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
+use crate::kit::progress;
+use crate::kit::thread;
 use crate::sources::lines::{Acker, Idle, Position, Stream};
 use crate::sources::replay::{Replay, ReplayConfig};
 use crate::sources::{SourceContext, lines};
 use crate::stats::StageStats;
-use crate::topology::thread;
 
 /// Settings of a `file` source.
 #[derive(Debug, Clone, Deserialize)]
@@ -98,7 +98,7 @@ impl FileConfig {
                 out.push((None, format!("invalid glob `{p}` in `path`: {e}")));
             }
         }
-        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
         if let Some(replay) = &self.replay {
             out.extend(replay.validate());
             if self.follow {
@@ -218,7 +218,7 @@ impl OpenFiles {
                 let (me, mut ctx, handle, inputs) =
                     (me.clone(), ctx.clone(), handle.clone(), inputs.clone());
                 let (path, resume, tx) = (path.clone(), resume.clone(), ack_tx.clone());
-                let origin = crate::event::mix_origin(ctx.origin, i as u32);
+                let origin = crate::kit::event::mix_origin(ctx.origin, i as u32);
                 // One graph thread per followed file, `STAGE#INDEX`: they
                 // last as long as the graph, so not the capped blocking pool.
                 let name = format!("{}#{i}", ctx.name);

@@ -9,8 +9,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
-use crate::config::limits;
-use crate::event::{Event, name_hash};
+use crate::kit::event::{Event, name_hash};
+use crate::kit::limits;
 use crate::sources::SourceContext;
 
 /// Settings of a `generate` source.
@@ -185,7 +185,7 @@ mod tests {
             event(i, &mut r1, &mut a);
             event(i, &mut r2, &mut b);
             assert!(
-                crate::json::is_canonical(&a[start..]),
+                crate::kit::json::is_canonical(&a[start..]),
                 "{}",
                 String::from_utf8_lossy(&a[start..])
             );

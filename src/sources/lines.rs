@@ -10,11 +10,11 @@ use std::io::Read;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::ack::{Ack, AckData, AckToken};
-use crate::codec::{Codec, Line, LineReader, decode};
-use crate::event::Event;
+use crate::kit::ack::{Ack, AckData, AckToken};
+use crate::kit::codec::{Codec, Line, LineReader, decode};
+use crate::kit::edge::Closed;
+use crate::kit::event::Event;
 use crate::sources::SourceContext;
-use crate::topology::edge::Closed;
 
 /// Where a reader stands in one input.
 #[derive(Debug, Clone, Copy, Default)]

@@ -18,12 +18,12 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use serde::de::DeserializeOwned;
 
-use crate::checkpoint::Store;
-use crate::event::Event;
+use crate::kit::checkpoint::Store;
+use crate::kit::edge::Closed;
+use crate::kit::event::Event;
+use crate::kit::shutdown::Shutdown;
+use crate::kit::source_outputs::SourceOutputs;
 use crate::stats::StageStats;
-use crate::topology::edge::Closed;
-use crate::topology::shutdown::Shutdown;
-use crate::topology::source_outputs::SourceOutputs;
 
 /// The configuration of one source, by `type`.
 #[derive(Debug, Clone)]

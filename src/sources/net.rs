@@ -17,13 +17,13 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES, LineFramer, decode};
-use crate::event::{Event, mix_origin};
+use crate::kit::codec::{Codec, DEFAULT_MAX_LINE_BYTES, LineFramer, decode};
+use crate::kit::edge::Closed;
+use crate::kit::event::{Event, mix_origin};
+use crate::kit::shutdown::Shutdown;
+use crate::kit::source_outputs::SourceOutputs;
 use crate::sources::SourceContext;
 use crate::stats::StageStats;
-use crate::topology::edge::Closed;
-use crate::topology::shutdown::Shutdown;
-use crate::topology::source_outputs::SourceOutputs;
 
 /// Default `max_connections`: plenty for log shippers, and with a 1 MiB
 /// line limit a bound on what connections can hold in memory. Raise it
@@ -269,7 +269,7 @@ impl Connection {
 fn push(
     conn: &Connection,
     no: u64,
-    line: crate::codec::Line<'_>,
+    line: crate::kit::codec::Line<'_>,
     good: &mut Vec<Event>,
     bad: &mut Vec<Event>,
 ) {

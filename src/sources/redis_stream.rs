@@ -39,11 +39,11 @@ use redis::aio::MultiplexedConnection;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::ack::{Ack, AckData, AckToken};
-use crate::codec::{self, Codec, Line};
-use crate::config::duration;
-use crate::event::{Event, error_event};
-use crate::sinks::retry::RetryPolicy;
+use crate::kit::ack::{Ack, AckData, AckToken};
+use crate::kit::codec::{self, Codec, Line};
+use crate::kit::duration;
+use crate::kit::event::{Event, error_event};
+use crate::kit::retry::RetryPolicy;
 use crate::sources::SourceContext;
 
 /// Settings of a `redis_stream` source.
@@ -51,7 +51,7 @@ use crate::sources::SourceContext;
 #[serde(deny_unknown_fields)]
 pub struct RedisStreamConfig {
     /// `redis://[:password@]host:port[/db]`; printed only redacted.
-    pub url: crate::redact::SecretUrl,
+    pub url: crate::kit::redact::SecretUrl,
     /// The stream key.
     pub stream: String,
     /// The consumer group (created when missing).
@@ -132,9 +132,9 @@ impl RedisStreamConfig {
             out.push((None, "`consumer` must not be empty".into()));
         }
         // One reply of `batch_size` entries is held in memory at once.
-        let max_batch = crate::config::limits::MAX_REDIS_BATCH;
+        let max_batch = crate::kit::limits::MAX_REDIS_BATCH;
         out.extend(
-            crate::config::limits::int_range("batch_size", self.batch_size, 1, max_batch)
+            crate::kit::limits::int_range("batch_size", self.batch_size, 1, max_batch)
                 .map(|m| (None, m)),
         );
         if self.block < Duration::from_millis(1) {
@@ -513,7 +513,7 @@ impl RedisStreamSource {
         seq: u64,
         ack_tx: &mpsc::UnboundedSender<AckToken>,
         in_flight: &InFlight,
-    ) -> Result<(), crate::topology::edge::Closed> {
+    ) -> Result<(), crate::kit::edge::Closed> {
         let c = &self.config;
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
         {

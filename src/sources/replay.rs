@@ -30,14 +30,14 @@ use toml::Spanned;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::ack::{Ack, AckData, AckToken};
-use crate::checkpoint::FilePosition;
-use crate::codec::Codec;
-use crate::event::Event;
+use crate::kit::ack::{Ack, AckData, AckToken};
+use crate::kit::checkpoint::FilePosition;
+use crate::kit::codec::Codec;
+use crate::kit::event::Event;
+use crate::kit::limits::Problem;
 use crate::sources::SourceContext;
 use crate::sources::file::{Inputs, OpenFiles};
 use crate::sources::lines::Position;
-use crate::transforms::Problem;
 
 mod input;
 mod merge;
@@ -218,7 +218,7 @@ impl Replay {
             && raw.first() == Some(&b'{')
             && !field.contains(['"', '\\'])
         {
-            return match crate::json::get(raw, field.as_bytes()) {
+            return match crate::kit::json::get(raw, field.as_bytes()) {
                 Some(v) => self.parse_raw(v),
                 None => Err(format!("no timestamp: the event has no field `{field}`")),
             };
@@ -232,7 +232,7 @@ impl Replay {
         match map.get(&Val::from(field.clone())) {
             Some(v) => {
                 let mut text = Vec::new();
-                crate::codec::encode(Codec::Json, v, &mut text);
+                crate::kit::codec::encode(Codec::Json, v, &mut text);
                 text.pop(); // the newline
                 self.parse_raw(&text)
             }

@@ -9,10 +9,10 @@ use std::io::{self, Read};
 
 use serde::Deserialize;
 
-use crate::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
+use crate::kit::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
+use crate::kit::shutdown::Shutdown;
+use crate::kit::thread;
 use crate::sources::{SourceContext, lines};
-use crate::topology::shutdown::Shutdown;
-use crate::topology::thread;
 
 /// Size of one raw read from stdin.
 const CHUNK: usize = 256 * 1024;
@@ -36,7 +36,7 @@ fn default_max_line() -> usize {
 impl StdinConfig {
     /// Checks `max_line_bytes`: the reader's buffer may grow to it.
     pub fn validate(&self) -> Vec<(Option<std::ops::Range<usize>>, String)> {
-        crate::config::limits::line_bytes(self.max_line_bytes)
+        crate::kit::limits::line_bytes(self.max_line_bytes)
             .map(|m| (None, m))
             .into_iter()
             .collect()

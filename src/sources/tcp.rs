@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::codec::Codec;
+use crate::kit::codec::Codec;
 use crate::sources::SourceContext;
 use crate::sources::net::{self, Framing, LISTEN_BACKLOG, Listener};
 
@@ -38,9 +38,9 @@ impl TcpConfig {
         }
         // Bounded: the connection limit is a semaphore (which refuses
         // huge counts) and each connection's buffer may grow to a line.
-        let max_connections = crate::config::limits::MAX_CONNECTIONS;
+        let max_connections = crate::kit::limits::MAX_CONNECTIONS;
         out.extend(
-            crate::config::limits::int_range(
+            crate::kit::limits::int_range(
                 "max_connections",
                 self.max_connections,
                 1,
@@ -48,7 +48,7 @@ impl TcpConfig {
             )
             .map(|m| (None, m)),
         );
-        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
         out
     }
 

@@ -11,11 +11,11 @@ use std::ops::Range;
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use crate::codec::{Codec, Line, LineFramer, decode};
-use crate::event::Event;
+use crate::kit::codec::{Codec, Line, LineFramer, decode};
+use crate::kit::event::Event;
+use crate::kit::net::check_address;
 use crate::sources::SourceContext;
 use crate::sources::net;
-use crate::sources::tcp::check_address;
 
 /// Settings of a `udp` source.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,7 +38,7 @@ impl UdpConfig {
         if let Err(e) = check_address(&self.address) {
             out.push((None, e));
         }
-        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
         out
     }
 

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use crate::codec::Codec;
+use crate::kit::codec::Codec;
 use crate::sources::SourceContext;
 use crate::sources::net::{self, Framing, LISTEN_BACKLOG, Listener};
 
@@ -40,9 +40,9 @@ impl UnixConfig {
         }
         // Bounded: the connection limit is a semaphore (which refuses
         // huge counts) and each connection's buffer may grow to a line.
-        let max_connections = crate::config::limits::MAX_CONNECTIONS;
+        let max_connections = crate::kit::limits::MAX_CONNECTIONS;
         out.extend(
-            crate::config::limits::int_range(
+            crate::kit::limits::int_range(
                 "max_connections",
                 self.max_connections,
                 1,
@@ -50,7 +50,7 @@ impl UnixConfig {
             )
             .map(|m| (None, m)),
         );
-        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
         out
     }
 

@@ -1,8 +1,8 @@
 //! Judging one test: what came out of each target against `expect`,
 //! `conditions` and `no_outputs_from`, and the words that say what differed.
 
-use crate::event::Event;
-use crate::jq::Program;
+use crate::kit::event::Event;
+use crate::kit::jq::Program;
 use crate::test_cmd::harness::{Captured, to_text};
 use crate::test_cmd::spec::{TestCase, TestOutput};
 

@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::codec::{self, Codec, Line};
 use crate::config::{Config, InputRef, Role, StageConfig, StageKind};
-use crate::event::{Event, name_hash};
+use crate::kit::codec::{self, Codec, Line};
+use crate::kit::event::{Event, name_hash};
+use crate::kit::source_outputs::SourceOutputs;
 use crate::stats::RunStats;
 use crate::test_cmd::spec::{InputData, TestInput};
 use crate::topology::builder;
-use crate::topology::source_outputs::SourceOutputs;
 
 /// Name of the stand-in source (not a valid stage name in a config: no
 /// clash is possible).
@@ -161,7 +161,7 @@ async fn send(outputs: &SourceOutputs, origin: u64, events: Vec<Event>, batch: u
 /// can expect it.
 async fn send_lines(
     outputs: &SourceOutputs,
-    mut stage_outputs: crate::topology::fanout::Outputs,
+    mut stage_outputs: crate::kit::fanout::Outputs,
     stage: &str,
     lines: &[String],
     codec: Codec,

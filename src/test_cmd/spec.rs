@@ -9,9 +9,9 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, ValueDeserializer};
 
-use crate::codec::Codec;
 use crate::config::diagnostic::{Diagnostics, did_you_mean};
 use crate::config::{Config, Diagnostic, InputRef, Role, StageConfig, StageKind};
+use crate::kit::codec::Codec;
 
 /// One `[[tests]]` table, checked.
 #[derive(Debug, Clone)]
@@ -393,7 +393,7 @@ impl Checker<'_> {
             );
             return false;
         }
-        if crate::graph::port_index(stage, r.port.as_deref()).is_none() {
+        if crate::config::graph::port_index(stage, r.port.as_deref()).is_none() {
             let mut ports: Vec<String> = stage
                 .output_ports()
                 .into_iter()

@@ -9,19 +9,15 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::checkpoint::Checkpoint;
+use crate::config::graph;
 use crate::config::{Config, Role, StageConfig, StageKind};
-use crate::graph;
+use crate::kit::checkpoint::Checkpoint;
+use crate::kit::edge::{EdgeReceiver, EdgeSender, edge};
+use crate::kit::fanout::{ErrorLog, Outputs};
 use crate::metrics::EdgeGauge;
 use crate::sinks::{SinkContext, SinkTask};
 use crate::stats::{RunStats, StageStats};
-use crate::topology::edge::{EdgeReceiver, EdgeSender, edge};
-use crate::topology::fanout::{ErrorLog, Outputs};
 use crate::topology::worker::Worker;
-
-/// Batches a source feeding an ordered sink may have in flight, besides one
-/// per worker: the bound of every reorder buffer downstream.
-pub const REORDER_WINDOW: usize = 64;
 
 /// Largest batch sent along an edge, in events: big enough that channel
 /// costs vanish per event, small enough to keep latency and memory low.
@@ -196,7 +192,8 @@ pub fn build(
     }
     // How many batches a source feeding an ordered sink may have in flight:
     // enough to keep every worker busy, and the bound of each reorder buffer.
-    let window = REORDER_WINDOW + stages.iter().map(|s| s.workers).sum::<usize>();
+    let window = crate::kit::source_outputs::REORDER_WINDOW
+        + stages.iter().map(|s| s.workers).sum::<usize>();
     let mut pieces = Pieces {
         sources: Vec::new(),
         workers: Vec::new(),

@@ -6,14 +6,8 @@
 //! pieces and waits for the close cascade to reach the sinks.
 
 pub mod builder;
-pub mod edge;
-pub mod failure;
-pub mod fanout;
 mod reload;
 pub mod running;
-pub mod shutdown;
-pub mod source_outputs;
-pub mod thread;
 mod worker;
 
 pub use builder::build;

@@ -14,8 +14,8 @@
 
 use std::sync::Arc;
 
-use crate::checkpoint::{Store, TrackedSink};
 use crate::config::{Config, StageConfig, StageKind};
+use crate::kit::checkpoint::{Store, TrackedSink};
 use crate::sinks::{SinkConfig, SinkContext, SinkTask};
 use crate::topology::builder::{Pieces, SourcePiece, build};
 use crate::topology::running::{Running, Task, open_source};

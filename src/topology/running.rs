@@ -18,18 +18,18 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio::task::{Id, JoinSet};
 
-use crate::checkpoint::Store;
 use crate::config::{Config, StageConfig, StageKind};
-use crate::event::name_hash;
+use crate::kit::checkpoint::Store;
+use crate::kit::event::name_hash;
+use crate::kit::failure;
+use crate::kit::shutdown::{self, Trigger};
+use crate::kit::source_outputs::SourceOutputs;
 use crate::metrics::Metrics;
 use crate::sinks::{SinkContext, SinkTask};
 use crate::sources::{SourceContext, SourceTask};
 use crate::stats::{Report, RunStats};
 use crate::topology::builder::{Pieces, SourcePiece, build};
-use crate::topology::failure;
 use crate::topology::reload::{PendingReload, track_sinks};
-use crate::topology::shutdown::{self, Trigger};
-use crate::topology::source_outputs::SourceOutputs;
 use crate::topology::worker::Worker;
 
 /// How the run ended.
@@ -238,7 +238,7 @@ impl Running {
     /// Abandons every task (a forced stop). Events dropped from here on
     /// are not deliveries: nothing more is acknowledged.
     pub fn abort(&mut self) {
-        crate::ack::suspend();
+        crate::kit::ack::suspend();
         self.tasks.abort_all();
     }
 

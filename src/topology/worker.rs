@@ -8,14 +8,13 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use async_channel::Receiver;
 
-use crate::event::{Batch, Event, Key, Permit, mix_origin};
+use crate::kit::event::{Batch, Event, Key, Permit, mix_origin};
+use crate::kit::fanout::Outputs;
+use crate::kit::thread;
 use crate::stats::{InFlight, StageStats};
-use crate::topology::fanout::Outputs;
-use crate::topology::thread;
 use crate::transforms::{BatchCtx, Transform};
 
 mod parts;
-pub(crate) mod turns;
 use parts::{BlockingSpill, Parts};
 
 /// Everything one worker task owns.

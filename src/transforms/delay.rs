@@ -8,8 +8,8 @@ use std::time::Duration;
 use rand::Rng;
 use serde::Deserialize;
 
-use crate::config::duration;
-use crate::event::Event;
+use crate::kit::duration;
+use crate::kit::event::Event;
 use crate::transforms::{AsyncTransform, BatchCtx, PortBuffers};
 
 /// Settings of a `delay` transform.
@@ -30,10 +30,10 @@ pub struct DelayConfig {
 
 impl DelayConfig {
     /// A zero `timeout` could never be met: every event would fail.
-    pub fn validate(&self) -> Vec<crate::transforms::Problem> {
+    pub fn validate(&self) -> Vec<crate::kit::limits::Problem> {
         let min = Duration::from_millis(1);
         self.timeout
-            .and_then(|t| crate::config::limits::at_least("timeout", t, min))
+            .and_then(|t| crate::kit::limits::at_least("timeout", t, min))
             .map(|m| (None, m))
             .into_iter()
             .collect()

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::event::Event;
-use crate::jq::Program;
-use crate::jq::fast::Cond;
+use crate::kit::event::Event;
+use crate::kit::jq::Program;
+use crate::kit::jq::fast::Cond;
 use crate::transforms::{BatchCtx, PortBuffers, SyncTransform};
 
 /// Settings of a `filter` transform.

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::event::Event;
-use crate::jq::Program;
-use crate::jq::fast::{Cond, Projection};
+use crate::kit::event::Event;
+use crate::kit::jq::Program;
+use crate::kit::jq::fast::{Cond, Projection};
 use crate::transforms::{BatchCtx, PortBuffers, Spill, SyncTransform};
 
 /// Settings of a `jq` transform.

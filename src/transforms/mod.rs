@@ -9,7 +9,6 @@ pub mod route;
 pub mod sample;
 
 use std::future::Future;
-use std::ops::Range;
 use std::pin::Pin;
 
 use rand::SeedableRng;
@@ -17,7 +16,7 @@ use rand::rngs::StdRng;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
-use crate::event::{Event, mix_origin, name_hash};
+use crate::kit::event::{Event, mix_origin, name_hash};
 
 /// The configuration of one transform, by `type`.
 #[derive(Debug, Clone)]
@@ -59,9 +58,7 @@ pub fn parse(
     })
 }
 
-/// A problem in a setting: where (a span in the config text, or the whole
-/// stage when `None`) and what.
-pub type Problem = (Option<Range<usize>>, String);
+pub use crate::kit::limits::Problem;
 
 impl TransformConfig {
     /// Problems in the settings that types alone do not catch (jq programs
@@ -222,7 +219,7 @@ pub fn check_program(text: &str, program: &Spanned<String>) -> Vec<Problem> {
         let at = program_offset(text, program, Some(offset));
         return vec![(Some(at..at), message.1)];
     }
-    match crate::jq::Program::compile(program.get_ref()) {
+    match crate::kit::jq::Program::compile(program.get_ref()) {
         Ok(_) => Vec::new(),
         Err(errs) => errs
             .into_iter()
@@ -237,7 +234,7 @@ pub fn check_program(text: &str, program: &Spanned<String>) -> Vec<Problem> {
 /// `Err((offset, message))` when `program` nests deeper than jaq can
 /// compile and run on a graph thread's stack (see `config::jq_depth`).
 pub fn program_depth(program: &str) -> Result<(), (usize, String)> {
-    use crate::config::jq_depth::{MAX_PROGRAM_DEPTH, check};
+    use crate::kit::jq::depth::{MAX_PROGRAM_DEPTH, check};
     check(program, MAX_PROGRAM_DEPTH).map_err(|(offset, max)| {
         (
             offset,

@@ -13,7 +13,7 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::event::Event;
+use crate::kit::event::Event;
 use crate::transforms::{BatchCtx, PortBuffers, Problem, SyncTransform};
 
 /// Settings of a `parse_regex` transform.
@@ -184,7 +184,7 @@ mod tests {
             es.iter()
                 .map(|e| {
                     let mut b = Vec::new();
-                    e.encode(crate::codec::Codec::Json, &mut b);
+                    e.encode(crate::kit::codec::Codec::Json, &mut b);
                     String::from_utf8(b).unwrap().trim_end().to_string()
                 })
                 .collect()
@@ -207,7 +207,7 @@ mod tests {
                 r#"{"time":"Sun Dec 04 04:47:44 2005","level":"error","content":"say \"hi\"\\ now"}"#
             ]
         );
-        assert!(crate::json::is_canonical(ok[0].as_bytes()));
+        assert!(crate::kit::json::is_canonical(ok[0].as_bytes()));
     }
 
     #[test]

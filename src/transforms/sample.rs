@@ -4,7 +4,7 @@
 use rand::Rng;
 use serde::Deserialize;
 
-use crate::event::Event;
+use crate::kit::event::Event;
 use crate::transforms::{BatchCtx, PortBuffers, Problem, SyncTransform};
 
 /// Settings of a `sample` transform.

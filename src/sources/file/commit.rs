@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::inputs::{Inputs, lock};
-use crate::ack::{AckData, AckToken, Committer};
-use crate::checkpoint::Store;
+use crate::kit::ack::{AckData, AckToken, Committer};
+use crate::kit::checkpoint::Store;
 
 /// Commits acknowledged batches to the checkpoint, in order per input.
 pub(super) async fn commit(

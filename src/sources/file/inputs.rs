@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::checkpoint::FileId;
+use crate::kit::checkpoint::FileId;
 
 /// The source's inputs, shared by its readers and its committer.
 pub type Inputs = Arc<Mutex<InputList>>;

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::{Nanos, Replay};
-use crate::checkpoint::{FileId, FilePosition};
-use crate::codec::{Codec, Line, LineReader, decode};
-use crate::event::{Event, error_event};
-use crate::progress::InputBar;
+use crate::kit::checkpoint::{FileId, FilePosition};
+use crate::kit::codec::{Codec, Line, LineReader, decode};
+use crate::kit::event::{Event, error_event};
+use crate::kit::progress::InputBar;
 use crate::sources::SourceContext;
 use crate::sources::file::{Inputs, OpenFiles};
 use crate::sources::lines::Position;

@@ -10,10 +10,10 @@
 
 use std::sync::Arc;
 
-use super::turns::Turns;
-use crate::event::{Event, Key, Permit};
-use crate::topology::edge::Closed;
-use crate::topology::fanout::Outputs;
+use crate::kit::edge::Closed;
+use crate::kit::event::{Event, Key, Permit};
+use crate::kit::fanout::Outputs;
+use crate::kit::turns::Turns;
 use crate::transforms::Spill;
 
 /// The parts sent so far for one input batch.

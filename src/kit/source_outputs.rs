@@ -18,9 +18,13 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::event::{Event, Key, mix_origin};
-use crate::topology::edge::Closed;
-use crate::topology::fanout::Outputs;
+use crate::kit::edge::Closed;
+use crate::kit::event::{Event, Key, mix_origin};
+use crate::kit::fanout::Outputs;
+
+/// Batches a source feeding an ordered sink may have in flight, besides one
+/// per worker: the bound of every reorder buffer downstream.
+pub const REORDER_WINDOW: usize = 64;
 
 /// The outputs of one source; clones share them.
 #[derive(Clone)]
@@ -53,9 +57,7 @@ impl SourceOutputs {
                 next_seq: HashMap::new(),
                 permits: window.is_some(),
             })),
-            budget: Arc::new(Semaphore::new(
-                window.unwrap_or(crate::topology::builder::REORDER_WINDOW),
-            )),
+            budget: Arc::new(Semaphore::new(window.unwrap_or(REORDER_WINDOW))),
         }
     }
 

@@ -9,8 +9,8 @@
 use bytes::Bytes;
 use jaq_json::Val;
 
-use crate::ack::Ack;
-use crate::codec::Codec;
+use crate::kit::ack::Ack;
+use crate::kit::codec::Codec;
 
 /// One event: a JSON value, its raw text when known, and the input line it
 /// was read from.
@@ -49,7 +49,7 @@ impl Event {
     }
 
     /// An event known only by its canonical JSON text (see
-    /// [`crate::json::is_canonical`]).
+    /// [`crate::kit::json::is_canonical`]).
     pub fn from_raw(raw: Bytes, line: u64) -> Self {
         Event {
             raw: Some(raw),
@@ -145,7 +145,7 @@ impl Event {
         let raw = self.raw.as_deref().unwrap_or_default();
         // Raw text passed `is_canonical`, which bounds its depth already;
         // the check is cheap next to the parse and keeps the bound local.
-        crate::json::parse_limited(raw)
+        crate::kit::json::parse_limited(raw)
     }
 
     /// Writes the event as one line: its raw text when it has one, else the
@@ -156,14 +156,14 @@ impl Event {
                 out.extend_from_slice(raw);
                 out.push(b'\n');
             }
-            (_, Some(v), _) => crate::codec::encode(codec, v, out),
+            (_, Some(v), _) => crate::kit::codec::encode(codec, v, out),
             (Some(raw), None, Codec::Text) => match raw.first() {
                 // A string without escapes is its text between the quotes.
                 Some(b'"') if !raw.contains(&b'\\') => {
                     out.extend_from_slice(&raw[1..raw.len() - 1]);
                     out.push(b'\n');
                 }
-                Some(b'"') => crate::codec::encode(codec, &self.parse_or_string(), out),
+                Some(b'"') => crate::kit::codec::encode(codec, &self.parse_or_string(), out),
                 _ => {
                     out.extend_from_slice(raw);
                     out.push(b'\n');

@@ -26,8 +26,8 @@ use std::task::{Context, Poll};
 
 use async_channel::Receiver;
 
-use crate::ack;
-use crate::event::Batch;
+use crate::kit::ack;
+use crate::kit::event::Batch;
 use crate::stats::InFlight;
 
 /// A task whose state, if abandoned, is dropped as a loss.
@@ -121,7 +121,7 @@ impl<F> Drop for Guarded<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ack::{Ack, AckData};
+    use crate::kit::ack::{Ack, AckData};
     use tokio::sync::mpsc;
 
     #[tokio::test]
@@ -158,7 +158,7 @@ mod tests {
     async fn a_consumer_that_ends_refuses_what_is_queued_for_it() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (send, input) = async_channel::bounded::<Batch>(4);
-        let mut e = crate::event::Event::new(jaq_json::Val::from(1isize));
+        let mut e = crate::kit::event::Event::new(jaq_json::Val::from(1isize));
         e.ack = Some(Ack::new(0, AckData::Ids(vec![]), &tx));
         send.send(Batch::new(1, 0, vec![e])).await.unwrap();
         let in_flight = Arc::new(InFlight::default());

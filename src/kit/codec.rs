@@ -10,8 +10,8 @@ use bytes::Bytes;
 use jaq_json::Val;
 use serde::Deserialize;
 
-use crate::event::{Event, error_event};
-use crate::json;
+use crate::kit::event::{Event, error_event};
+use crate::kit::json;
 
 /// Default limit on one input line: 1 MiB, far above any sane log line, far
 /// below what would hurt memory if a peer never sends a newline.

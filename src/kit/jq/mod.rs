@@ -5,6 +5,7 @@
 //! goes through [`Program`], so the dialect and the error texts are the same
 //! everywhere.
 
+pub mod depth;
 pub mod fast;
 mod fromjson;
 mod regex;

@@ -16,7 +16,7 @@
 
 use async_channel::{Receiver, Sender};
 
-use crate::event::Batch;
+use crate::kit::event::Batch;
 
 mod reorder;
 pub use reorder::{Cursor, Reorder};
@@ -82,7 +82,7 @@ impl EdgeSender {
         }
         self.tx.send(batch).await.map_err(|refused| {
             // The consumer is gone: what it refused was not delivered.
-            crate::ack::fail_events(&refused.0.events);
+            crate::kit::ack::fail_events(&refused.0.events);
             Closed
         })
     }
@@ -150,7 +150,7 @@ impl EdgeReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
+    use crate::kit::event::Event;
 
     fn batch(seq: u64) -> Batch {
         Batch::new(7, seq, vec![Event::new(jaq_json::Val::from(seq as isize))])

@@ -14,8 +14,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::event::Key;
-use crate::topology::edge::Cursor;
+use crate::kit::edge::Cursor;
+use crate::kit::event::Key;
 
 /// The shared turn state of one stage.
 #[derive(Default)]

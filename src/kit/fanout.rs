@@ -9,10 +9,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::event::{Batch, Event, Key, Permit};
+use crate::kit::edge::{Closed, EdgeSender};
+use crate::kit::event::{Batch, Event, Key, Permit};
+use crate::kit::turns::Turns;
 use crate::stats::{InFlight, StageStats};
-use crate::topology::edge::{Closed, EdgeSender};
-use crate::topology::worker::turns::Turns;
 
 /// Logs error events that no stage consumes, at most `per_second` of them a
 /// second per stage, counting the rest.
@@ -160,7 +160,7 @@ impl Outputs {
     }
 
     /// Sends `events` on `port` alone as the batch at `key` (one part of a
-    /// split output, see [`crate::event::Part`]).
+    /// split output, see [`crate::kit::event::Part`]).
     pub async fn send_part(
         &mut self,
         port: usize,
@@ -173,7 +173,7 @@ impl Outputs {
         // discarded on purpose: they must not count as delivered.
         let lost = self.ports[port].is_empty() && self.had[port];
         if lost {
-            crate::ack::fail_events(&events);
+            crate::kit::ack::fail_events(&events);
         }
         if port == self.errors_port() {
             self.stats.errors.fetch_add(n, Relaxed);
@@ -234,8 +234,8 @@ impl Outputs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ack::{Ack, AckData};
-    use crate::topology::edge::edge;
+    use crate::kit::ack::{Ack, AckData};
+    use crate::kit::edge::edge;
     use tokio::sync::mpsc;
 
     #[tokio::test]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, de};
 
-use crate::config::limits::MAX_DURATION;
+use crate::kit::limits::MAX_DURATION;
 
 /// Parses a duration string; the error says what is accepted.
 pub fn parse(s: &str) -> Result<Duration, String> {

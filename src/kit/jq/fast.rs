@@ -13,7 +13,7 @@ use jaq_core::load::parse::{BinaryOp, Term};
 use jaq_core::ops::Cmp;
 use jaq_core::path::{Opt, Part};
 
-use crate::json::{self, Kind};
+use crate::kit::json::{self, Kind};
 
 /// A condition the fast path can evaluate.
 #[derive(Debug, Clone, PartialEq)]
@@ -307,7 +307,7 @@ fn compare(v: &[u8], op: Cmp, lit: &Lit) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jq::Program;
+    use crate::kit::jq::Program;
 
     /// The fast answer, checked against jaq on the same input.
     fn both(code: &str, input: &str) -> Option<bool> {

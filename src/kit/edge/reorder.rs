@@ -2,7 +2,7 @@
 //! key order per (lane, origin), and forgets an origin once its end passed.
 //!
 //! A batch's position is its `seq` and, when a stage split its output into
-//! parts, one (index, last) level per split (see [`crate::event::Part`]).
+//! parts, one (index, last) level per split (see [`crate::kit::event::Part`]).
 //! The next batch expected after one released at (`seq`, levels) is found
 //! from its deepest level that is not `last`: the next part at that level,
 //! whose own deeper levels (if it was split again) all start at 0; when
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use async_channel::Receiver;
 
-use crate::event::{Batch, Part};
+use crate::kit::event::{Batch, Part};
 
 /// A stream's place in the order: the next batch has `seq` and its part
 /// indices start with `prefix`, followed only by zeros.
@@ -133,7 +133,7 @@ impl Reorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Event, Key};
+    use crate::kit::event::{Event, Key};
 
     fn at(key: &Key) -> Batch {
         key.batch(vec![Event::new(jaq_json::Val::from(key.seq as isize))])

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::event::Event;
+use crate::kit::event::Event;
 
 /// Set when the process is abandoning its tasks: drops are not deliveries.
 static SUSPENDED: AtomicBool = AtomicBool::new(false);

@@ -92,6 +92,10 @@ pub fn at_least(key: &str, value: Duration, min: Duration) -> Option<String> {
     (value < min).then(|| format!("`{key}` must be at least {min:?}, got {value:?}"))
 }
 
+/// A problem in a setting: where (a span in the config text, or the whole
+/// stage when `None`) and what. Every stage kind's `validate` returns these.
+pub type Problem = (Option<std::ops::Range<usize>>, String);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! string to its recursive parser unchecked, so an event holding a string of
 //! 200 000 `[` would overflow a worker's stack through a harmless-looking
 //! `.payload | fromjson`. This replacement checks the depth first (see
-//! [`crate::json::check_nesting`]) and otherwise behaves like jaq's: every
+//! [`crate::kit::json::check_nesting`]) and otherwise behaves like jaq's: every
 //! value in the string is an output, a parse error is a jq error.
 
 use jaq_core::native::{Fun, run, v};
@@ -12,7 +12,7 @@ use jaq_core::{Error, Exn, RunPtr};
 use jaq_json::Val;
 use jaq_std::ValT as _;
 
-use crate::json::{MAX_NESTING, check_nesting};
+use crate::kit::json::{MAX_NESTING, check_nesting};
 
 type Data = jaq_core::data::JustLut<Val>;
 
@@ -44,7 +44,7 @@ fn parse(v: &Val) -> Vec<Result<Val, Error<Val>>> {
 
 #[cfg(test)]
 mod tests {
-    use crate::jq::Program;
+    use crate::kit::jq::Program;
     use jaq_json::Val;
 
     fn run(code: &str, input: Val) -> Vec<Result<String, String>> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand::Rng;
 use serde::Deserialize;
 
-use crate::config::duration;
+use crate::kit::duration;
 
 /// `retry = { attempts = 5, initial = "100ms", max = "5s" }` on a sink.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]

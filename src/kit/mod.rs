@@ -1,0 +1,42 @@
+//! The stage kit: what every stage kind builds on, and nothing above it.
+//!
+//! Nothing in `kit` names a stage kind, the config, the topology or a
+//! command: sources, transforms and sinks sit on it, the config and the
+//! graph above them, the running topology above those.
+//!
+//! - Data: [`event`] (events, batches, the ordering key, error events),
+//!   [`ack`] (end-to-end acknowledgements), [`codec`] (line framing,
+//!   json/text), [`json`] (raw JSON text: canonical check, lookups, the
+//!   nesting limit), [`jq`] (jq programs on jaq, the fast path).
+//! - Plumbing between stages: [`edge`] (bounded edges, reorder for ordered
+//!   sinks), [`fanout`] (a stage's output ports), [`source_outputs`] (a
+//!   source's outputs across reloads), [`turns`] (expanding workers take
+//!   turns before an ordered sink), [`shutdown`] (the stop signal),
+//!   [`thread`] (long-lived loops on graph-owned threads), [`failure`]
+//!   (a task that ends early fails what it held).
+//! - Settings: [`duration`] (`"250ms"`), [`limits`] (bounds every config
+//!   value is checked against), [`retry`] (retry policy and backoff),
+//!   [`net`] (addresses, Redis connections).
+//! - State and output: [`checkpoint`] (offsets and sink lengths in
+//!   `data_dir`), [`progress`] (progress bars), [`redact`] (URLs without
+//!   their passwords).
+
+pub mod ack;
+pub mod checkpoint;
+pub mod codec;
+pub mod duration;
+pub mod edge;
+pub mod event;
+pub mod failure;
+pub mod fanout;
+pub mod jq;
+pub mod json;
+pub mod limits;
+pub mod net;
+pub mod progress;
+pub mod redact;
+pub mod retry;
+pub mod shutdown;
+pub mod source_outputs;
+pub mod thread;
+pub mod turns;
