@@ -86,13 +86,13 @@ impl StageStats {
 }
 
 /// A duration in nanoseconds, saturating (an atomic counter holds `u64`).
-pub(crate) fn nanos(d: Duration) -> u64 {
+pub(super) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Locks `m`, taking the data of a poisoned lock as it is: a counter is
 /// still worth reading after a panic elsewhere.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
