@@ -1,0 +1,256 @@
+//! The Prometheus text exposition (format 0.0.4) of the running graph's
+//! counters: [`Metrics`] holds the graph's counters (swapped on reload),
+//! [`render`] formats them.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, RwLock};
+
+use super::histogram::LATENCY_BUCKETS;
+use crate::stats::{RunStats, StageStats};
+
+/// What the endpoint renders: the counters of the graph that runs now.
+/// A reload swaps the graph with [`Metrics::replace`].
+pub struct Metrics {
+    graph: RwLock<RunStats>,
+}
+
+impl Metrics {
+    /// Metrics over the counters of `stats`.
+    pub fn new(stats: &RunStats) -> Arc<Self> {
+        Arc::new(Metrics {
+            graph: RwLock::new(stats.clone()),
+        })
+    }
+
+    /// Points the endpoint at a new graph's counters (after a reload).
+    pub fn replace(&self, stats: &RunStats) {
+        *self.graph.write().unwrap_or_else(|e| e.into_inner()) = stats.clone();
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let graph = self.graph.read().unwrap_or_else(|e| e.into_inner());
+        render(&graph)
+    }
+}
+
+/// One family of per-stage values: name, type, help, and the value for a
+/// stage of a role (`source`, `transform`, `sink`) and `type` (`None`: not
+/// shown for that stage).
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&str, &str, &StageStats) -> Option<f64>,
+);
+
+const FAMILIES: &[Family] = &[
+    (
+        "sluice_events_in_total",
+        "counter",
+        "Events received by the stage (sources: events read).",
+        |_, _, s| Some(s.events_in.load(Relaxed) as f64),
+    ),
+    (
+        "sluice_events_out_total",
+        "counter",
+        "Events emitted on regular outputs (sinks: events written).",
+        |_, _, s| Some(s.events_out.load(Relaxed) as f64),
+    ),
+    (
+        "sluice_errors_total",
+        "counter",
+        "Error events produced on STAGE.errors.",
+        |_, _, s| Some(s.errors.load(Relaxed) as f64),
+    ),
+    (
+        "sluice_errors_unconsumed_total",
+        "counter",
+        "Error events no stage consumed (logged and counted only).",
+        |_, _, s| Some(s.errors_unconsumed.load(Relaxed) as f64),
+    ),
+    (
+        "sluice_discarded_total",
+        "counter",
+        "Events dropped because their output had no consumer.",
+        |_, _, s| Some(s.discarded.load(Relaxed) as f64),
+    ),
+    (
+        "sluice_bytes_total",
+        "counter",
+        "Bytes read (sources) or written (sinks).",
+        |_, _, s| Some(s.bytes.load(Relaxed) as f64),
+    ),
+    (
+        "sluice_edge_batches",
+        "gauge",
+        "Batches waiting in the stage's input edge.",
+        |_, _, s| s.input_edge_fill().map(|(len, _)| len as f64),
+    ),
+    (
+        "sluice_edge_capacity",
+        "gauge",
+        "Capacity of the stage's input edge, in batches.",
+        |_, _, s| s.input_edge_fill().map(|(_, cap)| cap as f64),
+    ),
+    (
+        "sluice_edge_occupancy",
+        "gauge",
+        "How full the stage's input edge is, 0 to 1: a stage whose input is full while its output is empty is the bottleneck.",
+        |_, _, s| {
+            s.input_edge_fill()
+                .filter(|(_, cap)| *cap > 0)
+                .map(|(len, cap)| len as f64 / cap as f64)
+        },
+    ),
+    (
+        "sluice_sink_retries_total",
+        "counter",
+        "Failed write or connect attempts of a sink (retried, or given up to its errors output).",
+        |role, kind, s| {
+            (role == "sink" && matches!(kind, "tcp" | "file" | "stdout" | "redis_stream"))
+                .then(|| s.retries.load(Relaxed) as f64)
+        },
+    ),
+    (
+        "sluice_source_connections",
+        "gauge",
+        "Open connections of a network source.",
+        |role, kind, s| {
+            (role == "source" && matches!(kind, "tcp" | "unix"))
+                .then(|| s.connections.load(Relaxed) as f64)
+        },
+    ),
+];
+
+/// Renders every metric of `graph`.
+pub fn render(graph: &RunStats) -> String {
+    let mut out = String::with_capacity(4096);
+    let stages = &graph.stages;
+    let _ = writeln!(
+        out,
+        "# HELP sluice_stage_info A stage of the running graph, with its role and type.\n# TYPE sluice_stage_info gauge"
+    );
+    for (name, role, kind, _) in stages {
+        let _ = writeln!(
+            out,
+            "sluice_stage_info{{stage=\"{}\",role=\"{role}\",type=\"{}\"}} 1",
+            escape(name),
+            escape(kind)
+        );
+    }
+    for (metric, kind, help, value) in FAMILIES {
+        let values: Vec<_> = stages
+            .iter()
+            .filter_map(|(name, role, kind, s)| value(role, kind, s).map(|v| (name, v)))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+        for (name, v) in values {
+            let _ = writeln!(out, "{metric}{{stage=\"{}\"}} {v}", escape(name));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sluice_stage_latency_seconds Time a stage spends on one batch (transforms: the program; sinks: encoding and writing).\n# TYPE sluice_stage_latency_seconds histogram"
+    );
+    for (name, role, _, s) in stages {
+        if *role == "source" {
+            continue; // a source waits on its input; nothing to measure
+        }
+        let h = &s.latency;
+        let name = escape(name);
+        let mut cumulative = 0u64;
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            cumulative += h.buckets[i].load(Relaxed);
+            let _ = writeln!(
+                out,
+                "sluice_stage_latency_seconds_bucket{{stage=\"{name}\",le=\"{le}\"}} {cumulative}"
+            );
+        }
+        cumulative += h.buckets[LATENCY_BUCKETS.len()].load(Relaxed);
+        let _ = writeln!(
+            out,
+            "sluice_stage_latency_seconds_bucket{{stage=\"{name}\",le=\"+Inf\"}} {cumulative}\n\
+             sluice_stage_latency_seconds_sum{{stage=\"{name}\"}} {}\n\
+             sluice_stage_latency_seconds_count{{stage=\"{name}\"}} {cumulative}",
+            h.sum_nanos.load(Relaxed) as f64 / 1e9
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sluice_in_flight_events Events inside the graph now (read, not yet written or dropped).\n\
+         # TYPE sluice_in_flight_events gauge\n\
+         sluice_in_flight_events {}\n\
+         # HELP sluice_in_flight_peak_events Most events inside the graph at once.\n\
+         # TYPE sluice_in_flight_peak_events gauge\n\
+         sluice_in_flight_peak_events {}\n\
+         # HELP sluice_uptime_seconds Seconds since the graph started.\n\
+         # TYPE sluice_uptime_seconds gauge\n\
+         sluice_uptime_seconds {:.3}",
+        graph.in_flight.current(),
+        graph.in_flight.peak(),
+        graph.started.elapsed().as_secs_f64()
+    );
+    out
+}
+
+/// Escapes a label value (backslash, double quote, newline).
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_in_the_text() {
+        let mut stats = RunStats::new();
+        let s = stats.register("t", "transform", "jq");
+        s.latency.record(Duration::from_micros(5));
+        s.latency.record(Duration::from_millis(3));
+        s.latency.record(Duration::from_secs(60));
+        s.events_in.store(7, Relaxed);
+        let text = render(&stats);
+        assert!(
+            text.contains("sluice_events_in_total{stage=\"t\"} 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sluice_stage_latency_seconds_bucket{stage=\"t\",le=\"0.00001\"} 1\n")
+        );
+        assert!(text.contains("sluice_stage_latency_seconds_bucket{stage=\"t\",le=\"0.005\"} 2\n"));
+        assert!(text.contains("sluice_stage_latency_seconds_bucket{stage=\"t\",le=\"10\"} 2\n"));
+        assert!(text.contains("sluice_stage_latency_seconds_bucket{stage=\"t\",le=\"+Inf\"} 3\n"));
+        assert!(text.contains("sluice_stage_latency_seconds_count{stage=\"t\"} 3\n"));
+    }
+
+    #[test]
+    fn sink_retries_and_source_connections_go_by_role() {
+        let mut stats = RunStats::new();
+        stats
+            .register("in", "source", "tcp")
+            .connections
+            .store(2, Relaxed);
+        stats
+            .register("out", "sink", "tcp")
+            .retries
+            .store(3, Relaxed);
+        let text = render(&stats);
+        assert!(
+            text.contains("sluice_sink_retries_total{stage=\"out\"} 3\n"),
+            "{text}"
+        );
+        assert!(!text.contains("sluice_sink_retries_total{stage=\"in\"}"));
+        assert!(text.contains("sluice_source_connections{stage=\"in\"} 2\n"));
+        assert!(!text.contains("sluice_source_connections{stage=\"out\"}"));
+    }
+}
