@@ -2,21 +2,17 @@
 //! latency histogram, served as text at `pipeline.metrics_address`.
 //!
 //! Everything rendered here already lives in atomics
-//! ([`StageStats`](crate::stats::StageStats)), so the endpoint is a small
+//! ([`StageStats`](crate::kit::counters::StageStats)), so the endpoint is a small
 //! HTTP/1.1 responder on a tokio `TcpListener` ([`server`]) that formats
 //! them on each `GET /metrics` ([`render`](mod@render)): no metrics facade,
 //! no HTTP stack.
 //!
 //! Edge occupancy is read through a weak handle on each stage's input
-//! channel ([`EdgeGauge`], in [`gauge`]); the latency buckets are a
-//! lock-free [`Histogram`] ([`histogram`]).
+//! channel (`kit::gauge`); the latency buckets are a lock-free histogram
+//! (`kit::histogram`).
 
-pub mod gauge;
-pub mod histogram;
 pub mod render;
 pub mod server;
 
-pub use gauge::{EdgeGauge, sample_edges};
-pub use histogram::{Histogram, LATENCY_BUCKETS};
 pub use render::{Metrics, render};
-pub use server::{parse_address, serve};
+pub use server::serve;

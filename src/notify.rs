@@ -138,6 +138,10 @@ pub async fn supervise<F: Future>(graph: F, stats: &RunStats, mut shutdown: Shut
     if !stopping_sent.swap(true, Ordering::Relaxed) {
         stopping(&format!("stopped: {}", status_line(stats)));
     }
+    // The helper that saw the stop request may be between claiming the
+    // STOPPING message and sending it, on another thread: wait for it, or
+    // the process could exit with the message unsent (seen under load).
     helpers.abort_all();
+    while helpers.join_next().await.is_some() {}
     output
 }

@@ -25,8 +25,6 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::kit::event::Event;
-
 /// Set when the process is abandoning its tasks: drops are not deliveries.
 static SUSPENDED: AtomicBool = AtomicBool::new(false);
 
@@ -52,13 +50,6 @@ pub fn failing<R>(f: impl FnOnce() -> R) -> R {
     }
     let _restore = Restore(FAILING.with(|c| c.replace(true)));
     f()
-}
-
-/// Marks the batches of `events` failed: they were not written.
-pub fn fail_events(events: &[Event]) {
-    for a in events.iter().filter_map(|e| e.ack.as_ref()) {
-        a.fail();
-    }
 }
 
 /// What a source needs to commit a batch.
@@ -310,21 +301,6 @@ mod tests {
         assert!(rx.try_recv().unwrap().failed);
         drop(ids(1, &tx));
         assert!(!rx.try_recv().unwrap().failed, "the scope is over");
-    }
-
-    #[test]
-    fn fail_events_marks_every_batch_involved() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut events = Vec::new();
-        for seq in 0..2 {
-            let mut e = Event::new(jaq_json::Val::from(1isize));
-            e.ack = Some(ids(seq, &tx));
-            events.push(e);
-        }
-        fail_events(&events);
-        drop(events);
-        assert!(rx.try_recv().unwrap().failed);
-        assert!(rx.try_recv().unwrap().failed);
     }
 
     fn token(seq: u64, failed: bool) -> AckToken {

@@ -333,6 +333,35 @@ pub fn encode(codec: Codec, value: &Val, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// How an event leaves as a line lives with the codecs, so that events do
+/// not depend on them.
+impl Event {
+    /// Writes the event as one line: its raw text when it has one, else the
+    /// value, compact (`json`) or as a raw string (`text`).
+    pub fn encode(&self, codec: Codec, out: &mut Vec<u8>) {
+        match (self.raw(), self.parsed(), codec) {
+            (Some(raw), _, Codec::Json) => {
+                out.extend_from_slice(raw);
+                out.push(b'\n');
+            }
+            (_, Some(v), _) => encode(codec, v, out),
+            (Some(raw), None, Codec::Text) => match raw.first() {
+                // A string without escapes is its text between the quotes.
+                Some(b'"') if !raw.contains(&b'\\') => {
+                    out.extend_from_slice(&raw[1..raw.len() - 1]);
+                    out.push(b'\n');
+                }
+                Some(b'"') => encode(codec, &self.clone().into_value(), out),
+                _ => {
+                    out.extend_from_slice(raw);
+                    out.push(b'\n');
+                }
+            },
+            (None, None, _) => out.push(b'\n'),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

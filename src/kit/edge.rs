@@ -82,7 +82,7 @@ impl EdgeSender {
         }
         self.tx.send(batch).await.map_err(|refused| {
             // The consumer is gone: what it refused was not delivered.
-            crate::kit::ack::fail_events(&refused.0.events);
+            crate::kit::event::fail_events(&refused.0.events);
             Closed
         })
     }

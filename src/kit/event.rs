@@ -10,7 +10,6 @@ use bytes::Bytes;
 use jaq_json::Val;
 
 use crate::kit::ack::Ack;
-use crate::kit::codec::Codec;
 
 /// One event: a JSON value, its raw text when known, and the input line it
 /// was read from.
@@ -146,35 +145,6 @@ impl Event {
         // Raw text passed `is_canonical`, which bounds its depth already;
         // the check is cheap next to the parse and keeps the bound local.
         crate::kit::json::parse_limited(raw)
-    }
-
-    /// Writes the event as one line: its raw text when it has one, else the
-    /// value, compact (`json`) or as a raw string (`text`).
-    pub fn encode(&self, codec: Codec, out: &mut Vec<u8>) {
-        match (&self.raw, &self.value, codec) {
-            (Some(raw), _, Codec::Json) => {
-                out.extend_from_slice(raw);
-                out.push(b'\n');
-            }
-            (_, Some(v), _) => crate::kit::codec::encode(codec, v, out),
-            (Some(raw), None, Codec::Text) => match raw.first() {
-                // A string without escapes is its text between the quotes.
-                Some(b'"') if !raw.contains(&b'\\') => {
-                    out.extend_from_slice(&raw[1..raw.len() - 1]);
-                    out.push(b'\n');
-                }
-                Some(b'"') => crate::kit::codec::encode(codec, &self.parse_or_string(), out),
-                _ => {
-                    out.extend_from_slice(raw);
-                    out.push(b'\n');
-                }
-            },
-            (None, None, _) => out.push(b'\n'),
-        }
-    }
-
-    fn parse_or_string(&self) -> Val {
-        self.parse().unwrap_or(Val::Null)
     }
 }
 
@@ -332,4 +302,34 @@ pub fn error_event(stage: &str, reason: &str, input: Val, line: u64) -> Event {
         map.insert(Val::from(String::from("line")), Val::from(line as isize));
     }
     Event::with_line(Val::obj(map), line)
+}
+
+/// Marks the batches of `events` failed: they were not written (see
+/// [`Ack::fail`]).
+pub fn fail_events(events: &[Event]) {
+    for a in events.iter().filter_map(|e| e.ack.as_ref()) {
+        a.fail();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kit::ack::AckData;
+    use tokio::sync::mpsc;
+
+    #[test]
+    fn fail_events_marks_every_batch_involved() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut events = Vec::new();
+        for seq in 0..2 {
+            let mut e = Event::new(Val::from(1isize));
+            e.ack = Some(Ack::new(seq, AckData::Ids(vec![seq.to_string()]), &tx));
+            events.push(e);
+        }
+        fail_events(&events);
+        drop(events);
+        assert!(rx.try_recv().unwrap().failed);
+        assert!(rx.try_recv().unwrap().failed);
+    }
 }

@@ -27,8 +27,8 @@ use std::task::{Context, Poll};
 use async_channel::Receiver;
 
 use crate::kit::ack;
+use crate::kit::counters::InFlight;
 use crate::kit::event::Batch;
-use crate::stats::InFlight;
 
 /// A task whose state, if abandoned, is dropped as a loss.
 pub struct Guarded<F> {
@@ -64,7 +64,7 @@ pub fn refuse_rest(input: &Receiver<Batch>, in_flight: &InFlight) -> u64 {
     input.close();
     let mut lost = 0u64;
     while let Ok(batch) = input.try_recv() {
-        ack::fail_events(&batch.events);
+        crate::kit::event::fail_events(&batch.events);
         lost += batch.len() as u64;
     }
     in_flight.sub(lost);

@@ -9,10 +9,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::kit::counters::{InFlight, StageStats};
 use crate::kit::edge::{Closed, EdgeSender};
 use crate::kit::event::{Batch, Event, Key, Permit};
 use crate::kit::turns::Turns;
-use crate::stats::{InFlight, StageStats};
 
 /// Logs error events that no stage consumes, at most `per_second` of them a
 /// second per stage, counting the rest.
@@ -173,7 +173,7 @@ impl Outputs {
         // discarded on purpose: they must not count as delivered.
         let lost = self.ports[port].is_empty() && self.had[port];
         if lost {
-            crate::kit::ack::fail_events(&events);
+            crate::kit::event::fail_events(&events);
         }
         if port == self.errors_port() {
             self.stats.errors.fetch_add(n, Relaxed);

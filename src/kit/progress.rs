@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 
-use crate::stats::StageStats;
+use crate::kit::counters::StageStats;
 
 /// Set by `sluice run` when stderr is a terminal and not `--quiet`.
 static ENABLED: AtomicBool = AtomicBool::new(false);

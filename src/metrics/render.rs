@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 
-use super::histogram::LATENCY_BUCKETS;
-use crate::stats::{RunStats, StageStats};
+use crate::kit::counters::StageStats;
+use crate::kit::histogram::LATENCY_BUCKETS;
+use crate::stats::RunStats;
 
 /// What the endpoint renders: the counters of the graph that runs now.
 /// A reload swaps the graph with [`Metrics::replace`].

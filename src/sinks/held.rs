@@ -12,10 +12,9 @@
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use crate::kit::ack;
+use crate::kit::counters::InFlight;
 use crate::kit::edge::EdgeReceiver;
 use crate::kit::event::Event;
-use crate::stats::InFlight;
 
 /// Events taken by a sink and not written yet.
 #[derive(Default)]
@@ -50,7 +49,7 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        ack::fail_events(&self.0);
+        crate::kit::event::fail_events(&self.0);
     }
 }
 
@@ -66,7 +65,7 @@ pub fn drain_failed(input: &mut EdgeReceiver, in_flight: &Arc<InFlight>) -> u64 
         let mut next = std::pin::pin!(input.recv());
         match next.as_mut().poll(&mut cx) {
             Poll::Ready(Some(batch)) => {
-                ack::fail_events(&batch.events);
+                crate::kit::event::fail_events(&batch.events);
                 lost += batch.len() as u64;
             }
             Poll::Ready(None) | Poll::Pending => break,
@@ -79,12 +78,12 @@ pub fn drain_failed(input: &mut EdgeReceiver, in_flight: &Arc<InFlight>) -> u64 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kit::ack::{Ack, AckData};
+    use crate::kit::ack::{Ack, AckData, AckToken};
     use crate::kit::edge::edge;
     use crate::kit::event::Batch;
     use tokio::sync::mpsc;
 
-    fn event(seq: u64, tx: &mpsc::UnboundedSender<ack::AckToken>) -> Event {
+    fn event(seq: u64, tx: &mpsc::UnboundedSender<AckToken>) -> Event {
         let mut e = Event::new(jaq_json::Val::from(seq as isize));
         e.ack = Some(Ack::new(seq, AckData::Ids(vec![]), tx));
         e

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::kit::checkpoint::Checkpoint;
+use crate::kit::counters::{InFlight, StageStats};
 use crate::kit::edge::EdgeReceiver;
 use crate::kit::event::Event;
 use crate::kit::fanout::Outputs;
-use crate::stats::{InFlight, StageStats};
 
 /// The configuration of one sink, by `type`.
 #[derive(Debug, Clone)]
@@ -177,7 +177,7 @@ impl SinkContext {
     /// batches fail: the bytes were not written anywhere.
     pub async fn give_up(&mut self, events: Vec<Event>, reason: &str) {
         if !self.errors.consumed(self.errors.errors_port()) {
-            crate::kit::ack::fail_events(&events);
+            crate::kit::event::fail_events(&events);
         }
         let errors: Vec<Event> = events
             .into_iter()

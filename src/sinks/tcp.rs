@@ -126,7 +126,7 @@ struct Peer {
     /// The retry budget and backoff.
     retry: RetryPolicy,
     /// Where retries are counted (visible in /metrics).
-    stats: std::sync::Arc<crate::stats::StageStats>,
+    stats: std::sync::Arc<crate::kit::counters::StageStats>,
 }
 
 impl Peer {

@@ -189,7 +189,7 @@ impl LineWriter {
         flush: bool,
         stage: &str,
         handle: &tokio::runtime::Handle,
-        stats: &crate::stats::StageStats,
+        stats: &crate::kit::counters::StageStats,
     ) -> Written {
         let start_len = match &self.out {
             Output::File { len, .. } => *len,

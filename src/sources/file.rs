@@ -31,12 +31,12 @@ use tokio::sync::mpsc;
 use crate::kit::ack::AckToken;
 use crate::kit::checkpoint::{FileId, FilePosition};
 use crate::kit::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
+use crate::kit::counters::StageStats;
 use crate::kit::progress;
 use crate::kit::thread;
 use crate::sources::lines::{Acker, Idle, Position, Stream};
 use crate::sources::replay::{Replay, ReplayConfig};
 use crate::sources::{SourceContext, lines};
-use crate::stats::StageStats;
 
 /// Settings of a `file` source.
 #[derive(Debug, Clone, Deserialize)]

@@ -19,11 +19,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use serde::de::DeserializeOwned;
 
 use crate::kit::checkpoint::Store;
+use crate::kit::counters::StageStats;
 use crate::kit::edge::Closed;
 use crate::kit::event::Event;
 use crate::kit::shutdown::Shutdown;
 use crate::kit::source_outputs::SourceOutputs;
-use crate::stats::StageStats;
 
 /// The configuration of one source, by `type`.
 #[derive(Debug, Clone)]

@@ -18,12 +18,12 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::kit::codec::{Codec, DEFAULT_MAX_LINE_BYTES, LineFramer, decode};
+use crate::kit::counters::StageStats;
 use crate::kit::edge::Closed;
 use crate::kit::event::{Event, mix_origin};
 use crate::kit::shutdown::Shutdown;
 use crate::kit::source_outputs::SourceOutputs;
 use crate::sources::SourceContext;
-use crate::stats::StageStats;
 
 /// Default `max_connections`: plenty for log shippers, and with a 1 MiB
 /// line limit a bound on what connections can hold in memory. Raise it

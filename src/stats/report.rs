@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::counters::{InFlight, StageStats, lock, nanos};
-use super::latency::{LatencyReport, round};
-use super::series::{OCCUPANCY_EVERY, OccupancyReport};
 use crate::config::Config;
+use crate::kit::counters::{InFlight, StageStats};
+use crate::kit::latency::{LatencyReport, round};
+use crate::kit::series::{OCCUPANCY_EVERY, OccupancyReport};
+use crate::kit::sync::{lock, nanos};
 
 /// Mean occupancy from which an input edge counts as full for the
 /// bottleneck (the stage cannot keep up with its producers).

@@ -12,11 +12,12 @@ use anyhow::Context as _;
 use crate::config::graph;
 use crate::config::{Config, Role, StageConfig, StageKind};
 use crate::kit::checkpoint::Checkpoint;
+use crate::kit::counters::StageStats;
 use crate::kit::edge::{EdgeReceiver, EdgeSender, edge};
 use crate::kit::fanout::{ErrorLog, Outputs};
-use crate::metrics::EdgeGauge;
+use crate::kit::gauge::EdgeGauge;
 use crate::sinks::{SinkContext, SinkTask};
-use crate::stats::{RunStats, StageStats};
+use crate::stats::RunStats;
 use crate::topology::worker::Worker;
 
 /// Largest batch sent along an edge, in events: big enough that channel

@@ -163,7 +163,7 @@ impl Running {
             .map(|s| Arc::downgrade(&s.3))
             .collect();
         self.sampled = self.stats.stages.len();
-        crate::metrics::sample_edges(new);
+        crate::kit::sampler::sample_edges(new);
     }
 }
 

@@ -8,10 +8,10 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use async_channel::Receiver;
 
+use crate::kit::counters::{InFlight, StageStats};
 use crate::kit::event::{Batch, Event, Key, Permit, mix_origin};
 use crate::kit::fanout::Outputs;
 use crate::kit::thread;
-use crate::stats::{InFlight, StageStats};
 use crate::transforms::{BatchCtx, Transform};
 
 mod parts;

@@ -3,10 +3,7 @@
 //! or the close cascade would never reach the sinks), and
 //! [`sample_edges`] samples every stage's gauge for the report.
 
-use std::sync::Weak;
-
 use crate::kit::event::Batch;
-use crate::stats::StageStats;
 
 /// How full a stage's input edge is, without holding it open.
 #[derive(Debug)]
@@ -42,32 +39,6 @@ impl EdgeGauge {
     pub fn capacity(&self) -> usize {
         self.capacity
     }
-}
-
-/// Samples the input edge occupancy of `stages` every
-/// [`OCCUPANCY_EVERY`](crate::stats::OCCUPANCY_EVERY) on the current tokio
-/// runtime, for the report. The task holds the counters weakly and ends once
-/// they are gone. A reload calls it again for the stages it adds, so that
-/// every stage of the run is sampled exactly once per tick.
-pub fn sample_edges(stages: Vec<Weak<StageStats>>) {
-    if stages.is_empty() {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(crate::stats::OCCUPANCY_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let mut alive = false;
-            for s in stages.iter().filter_map(Weak::upgrade) {
-                alive = true;
-                s.sample_edge();
-            }
-            if !alive {
-                return;
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::counters::{lock, nanos};
+use super::sync::{lock, nanos};
 
 /// Processing time per batch: the Prometheus buckets of `/metrics` (which
 /// this derefs to, so the endpoint reads them as before) and an HDR
@@ -20,7 +20,7 @@ use super::counters::{lock, nanos};
 /// within 1%, in about 40 KiB per stage; one uncontended lock per batch
 /// (not per event) costs nothing next to the batch's work.
 pub struct Latency {
-    buckets: crate::metrics::Histogram,
+    buckets: crate::kit::histogram::Histogram,
     hdr: Mutex<hdrhistogram::Histogram<u64>>,
     busy_nanos: AtomicU64,
 }
@@ -32,7 +32,7 @@ const LATENCY_MAX_NANOS: u64 = 3_600 * 1_000_000_000;
 impl Default for Latency {
     fn default() -> Self {
         Latency {
-            buckets: crate::metrics::Histogram::default(),
+            buckets: crate::kit::histogram::Histogram::default(),
             hdr: Mutex::new(
                 hdrhistogram::Histogram::new_with_bounds(1, LATENCY_MAX_NANOS, 2)
                     .expect("1 ns to an hour at 2 digits is a valid histogram"),
@@ -52,7 +52,7 @@ impl std::fmt::Debug for Latency {
 }
 
 impl std::ops::Deref for Latency {
-    type Target = crate::metrics::Histogram;
+    type Target = crate::kit::histogram::Histogram;
 
     fn deref(&self) -> &Self::Target {
         &self.buckets
@@ -90,7 +90,7 @@ impl Latency {
 }
 
 /// Rounds `x` to `digits` decimals (keeps the JSON short and readable).
-pub(super) fn round(x: f64, digits: i32) -> f64 {
+pub(crate) fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::latency::Latency;
 use super::series::Series;
+use super::sync::{lock, nanos};
 
 /// Counters of one stage.
 #[derive(Debug, Default)]
@@ -46,12 +47,12 @@ pub struct StageStats {
     pub occupancy: Mutex<Series>,
     /// How full the stage's input edge is (set when the graph is built,
     /// replaced on reload).
-    pub input_edge: std::sync::Mutex<Option<crate::metrics::EdgeGauge>>,
+    pub input_edge: std::sync::Mutex<Option<crate::kit::gauge::EdgeGauge>>,
 }
 
 impl StageStats {
     /// Points the occupancy gauge at the stage's (new) input edge.
-    pub fn set_input_edge(&self, gauge: crate::metrics::EdgeGauge) {
+    pub fn set_input_edge(&self, gauge: crate::kit::gauge::EdgeGauge) {
         *self.input_edge.lock().unwrap_or_else(|e| e.into_inner()) = Some(gauge);
     }
 
@@ -83,17 +84,6 @@ impl StageStats {
             lock(&self.occupancy).push(fill);
         }
     }
-}
-
-/// A duration in nanoseconds, saturating (an atomic counter holds `u64`).
-pub(super) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// Locks `m`, taking the data of a poisoned lock as it is: a counter is
-/// still worth reading after a panic elsewhere.
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Events currently inside the graph: read by a source but not yet written by

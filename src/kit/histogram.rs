@@ -17,9 +17,9 @@ pub const LATENCY_BUCKETS: [f64; 19] = [
 #[derive(Debug, Default)]
 pub struct Histogram {
     /// Observations per bucket (not cumulative); the last one is `+Inf`.
-    pub(super) buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    pub(crate) buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
     /// Sum of all observations, in nanoseconds.
-    pub(super) sum_nanos: AtomicU64,
+    pub(crate) sum_nanos: AtomicU64,
     /// Number of observations.
     count: AtomicU64,
 }
