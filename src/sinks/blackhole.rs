@@ -54,3 +54,31 @@ impl BlackholeConfig {
         Ok(())
     }
 }
+
+impl crate::sinks::SinkKind for BlackholeConfig {
+    fn validate(&self) -> Vec<crate::sinks::Problem> {
+        BlackholeConfig::validate(self)
+    }
+
+    fn build(
+        &self,
+        _opening: &crate::sinks::Opening<'_>,
+    ) -> anyhow::Result<crate::sinks::SinkTask> {
+        use crate::sinks::SinkTask;
+        Ok(SinkTask(Box::new(self.clone())))
+    }
+
+    fn describe(&self) -> String {
+        "blackhole".into()
+    }
+}
+
+impl crate::sinks::RunSink for BlackholeConfig {
+    fn run(
+        self: Box<Self>,
+        ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        BlackholeConfig::run(*self, ctx, handle)
+    }
+}

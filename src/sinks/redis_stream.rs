@@ -190,3 +190,31 @@ impl RedisStreamSinkConfig {
         }
     }
 }
+
+impl crate::sinks::SinkKind for RedisStreamSinkConfig {
+    fn validate(&self) -> Vec<crate::sinks::Problem> {
+        RedisStreamSinkConfig::validate(self)
+    }
+
+    fn build(
+        &self,
+        _opening: &crate::sinks::Opening<'_>,
+    ) -> anyhow::Result<crate::sinks::SinkTask> {
+        use crate::sinks::SinkTask;
+        Ok(SinkTask(Box::new(self.clone())))
+    }
+
+    fn describe(&self) -> String {
+        format!("redis_stream {}", self.stream)
+    }
+}
+
+impl crate::sinks::RunSink for RedisStreamSinkConfig {
+    fn run(
+        self: Box<Self>,
+        ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        handle.block_on(RedisStreamSinkConfig::run(*self, ctx))
+    }
+}

@@ -229,3 +229,31 @@ fn peer_closed(conn: &TcpStream) -> bool {
         }
     }
 }
+
+impl crate::sinks::SinkKind for TcpSinkConfig {
+    fn validate(&self) -> Vec<crate::sinks::Problem> {
+        TcpSinkConfig::validate(self)
+    }
+
+    fn build(
+        &self,
+        _opening: &crate::sinks::Opening<'_>,
+    ) -> anyhow::Result<crate::sinks::SinkTask> {
+        use crate::sinks::SinkTask;
+        Ok(SinkTask(Box::new(self.clone())))
+    }
+
+    fn describe(&self) -> String {
+        format!("tcp {}", self.address)
+    }
+}
+
+impl crate::sinks::RunSink for TcpSinkConfig {
+    fn run(
+        self: Box<Self>,
+        ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        handle.block_on(TcpSinkConfig::run(*self, ctx))
+    }
+}

@@ -256,3 +256,21 @@ impl LineWriter {
         Ok(())
     }
 }
+
+impl crate::sinks::RunSink for LineWriter {
+    fn run(
+        self: Box<Self>,
+        ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        LineWriter::run(*self, ctx, handle)
+    }
+
+    fn checkpoint_length(&self) -> Option<u64> {
+        LineWriter::checkpoint_length(self)
+    }
+
+    fn resync_length(&mut self) -> io::Result<()> {
+        LineWriter::resync_length(self)
+    }
+}

@@ -460,3 +460,23 @@ fn wait(ctx: &SourceContext, handle: &tokio::runtime::Handle) -> bool {
         }
     })
 }
+
+impl crate::sources::SourceKind for FileConfig {
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        FileConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.open()?))
+    }
+
+    fn describe(&self) -> String {
+        FileConfig::describe(self)
+    }
+}
+
+impl crate::sources::RunSource for OpenFiles {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(OpenFiles::run(*self, ctx))
+    }
+}

@@ -171,6 +171,29 @@ fn int(mut n: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&digits[i..]);
 }
 
+impl crate::sources::SourceKind for GenerateConfig {
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        GenerateConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.clone()))
+    }
+
+    fn describe(&self) -> String {
+        match self.count {
+            Some(n) => format!("generate {n}"),
+            None => "generate".into(),
+        }
+    }
+}
+
+impl crate::sources::RunSource for GenerateConfig {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(GenerateConfig::run(*self, ctx))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

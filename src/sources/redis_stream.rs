@@ -746,6 +746,26 @@ fn parse_entries(v: Value) -> Vec<Entry> {
         .collect()
 }
 
+impl crate::sources::SourceKind for RedisStreamConfig {
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        RedisStreamConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.open()?))
+    }
+
+    fn describe(&self) -> String {
+        format!("redis_stream {} group {}", self.stream, self.group)
+    }
+}
+
+impl crate::sources::RunSource for RedisStreamSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(RedisStreamSource::run(*self, ctx))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -132,3 +132,23 @@ impl Read for Chunks {
         Ok(n)
     }
 }
+
+impl crate::sources::SourceKind for StdinConfig {
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        StdinConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.clone()))
+    }
+
+    fn describe(&self) -> String {
+        "stdin".into()
+    }
+}
+
+impl crate::sources::RunSource for StdinConfig {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(StdinConfig::run(*self, ctx))
+    }
+}

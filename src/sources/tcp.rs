@@ -119,3 +119,23 @@ impl TcpSource {
         .await
     }
 }
+
+impl crate::sources::SourceKind for TcpConfig {
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        TcpConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.bind()?))
+    }
+
+    fn describe(&self) -> String {
+        format!("tcp {}", self.address)
+    }
+}
+
+impl crate::sources::RunSource for TcpSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(TcpSource::run(*self, ctx))
+    }
+}

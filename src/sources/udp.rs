@@ -122,3 +122,23 @@ impl UdpSource {
         Ok(())
     }
 }
+
+impl crate::sources::SourceKind for UdpConfig {
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        UdpConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.bind()?))
+    }
+
+    fn describe(&self) -> String {
+        format!("udp {}", self.address)
+    }
+}
+
+impl crate::sources::RunSource for UdpSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(UdpSource::run(*self, ctx))
+    }
+}

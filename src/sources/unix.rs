@@ -123,3 +123,23 @@ impl UnixSource {
         served
     }
 }
+
+impl crate::sources::SourceKind for UnixConfig {
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        UnixConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.bind()?))
+    }
+
+    fn describe(&self) -> String {
+        format!("unix {}", self.path.display())
+    }
+}
+
+impl crate::sources::RunSource for UnixSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(UnixSource::run(*self, ctx))
+    }
+}

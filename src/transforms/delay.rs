@@ -88,3 +88,23 @@ impl AsyncTransform for Delay {
         })
     }
 }
+
+impl crate::transforms::TransformKind for DelayConfig {
+    fn validate(&self, _text: &str) -> Vec<crate::transforms::Problem> {
+        DelayConfig::validate(self)
+    }
+
+    /// `delay` works event by event, so its workers share small batches.
+    fn batch_hint(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::transforms::Transform> {
+        use crate::transforms::Transform;
+        Ok(Transform::Async(Box::new(DelayConfig::build(self))))
+    }
+
+    fn describe(&self) -> String {
+        format!("delay {:?}+{:?}", self.duration, self.jitter)
+    }
+}

@@ -161,6 +161,21 @@ impl SyncTransform for ParseRegex {
     }
 }
 
+impl crate::transforms::TransformKind for ParseRegexConfig {
+    fn validate(&self, _text: &str) -> Vec<crate::transforms::Problem> {
+        ParseRegexConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::transforms::Transform> {
+        use crate::transforms::Transform;
+        Ok(Transform::Sync(Box::new(ParseRegexConfig::build(self)?)))
+    }
+
+    fn describe(&self) -> String {
+        format!("parse_regex {}", self.pattern.get_ref())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

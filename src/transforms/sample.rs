@@ -49,3 +49,18 @@ impl SyncTransform for Sample {
         );
     }
 }
+
+impl crate::transforms::TransformKind for SampleConfig {
+    fn validate(&self, _text: &str) -> Vec<crate::transforms::Problem> {
+        SampleConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::transforms::Transform> {
+        use crate::transforms::Transform;
+        Ok(Transform::Sync(Box::new(SampleConfig::build(self))))
+    }
+
+    fn describe(&self) -> String {
+        format!("sample {}", self.rate)
+    }
+}
