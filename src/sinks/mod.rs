@@ -1,17 +1,22 @@
 //! Sinks: where events leave the graph. One file per kind, implementing
 //! [`SinkKind`] (settings) and [`RunSink`] (the opened task); [`KINDS`] is
-//! the registry that maps a `type` to its kind. A sink runs on its own blocking thread: it drains its input
-//! edge until every upstream sender is gone, then flushes and returns.
+//! the registry that maps a `type` to its kind. A sink runs on its own
+//! blocking thread: it drains its input edge until every upstream sender is
+//! gone, then flushes and returns.
 //!
-//! A sink acknowledges only what it wrote: it keeps unwritten events in a
-//! [`held::Held`], and a sink that stops early (its [`SinkContext`] dropped
-//! with its input still open) fails whatever is still queued for it.
+//! The writing sinks (file, stdout, tcp, redis_stream) share one loop,
+//! `sink_loop.rs` (hold, write when full or idle, give up to `errors`), and
+//! one retry helper, [`retry::Retries`]. A sink acknowledges only what it
+//! wrote: it keeps unwritten events in a [`held::Held`], and a sink that
+//! stops early (its [`SinkContext`] dropped with its input still open)
+//! fails whatever is still queued for it.
 
 pub mod blackhole;
 pub mod file;
 pub mod held;
 pub mod redis_stream;
 pub mod retry;
+mod sink_loop;
 pub mod stdout;
 pub mod tcp;
 mod writer;

@@ -43,7 +43,7 @@ use crate::ack::{Ack, AckData, AckToken};
 use crate::codec::{self, Codec, Line};
 use crate::config::duration;
 use crate::event::{Event, error_event};
-use crate::sinks::retry::RetryPolicy;
+use crate::sinks::retry::{Retries, RetryPolicy};
 use crate::sources::SourceContext;
 
 /// Settings of a `redis_stream` source.
@@ -264,7 +264,7 @@ impl RedisStreamSource {
         let response_timeout = c.block + Duration::from_secs(10);
         let claim_every = (c.claim_idle / 2).max(Duration::from_millis(50));
         let mut conn: Option<MultiplexedConnection> = None;
-        let mut failures = 0u32;
+        let mut retries = Retries::new(RECONNECT);
         let mut phase = Phase::New;
         let mut next_claim = Instant::now() + claim_every;
         let mut claim_cursor = "0-0".to_string();
@@ -276,19 +276,18 @@ impl RedisStreamSource {
             let Some(con) = conn.as_mut() else {
                 match self.start(response_timeout).await {
                     Ok(new) => {
+                        let failures = retries.reset();
                         if failures > 0 {
                             tracing::info!(
                                 "source `{}`: connected to redis after {failures} failed attempts",
                                 ctx.name
                             );
                         }
-                        failures = 0;
                         conn = Some(new);
                         phase = Phase::History("0".into());
                     }
                     Err(e) => {
-                        failures += 1;
-                        if !self.pause(ctx, failures, &format!("{e}")).await {
+                        if !self.pause(ctx, &mut retries, &format!("{e}")).await {
                             return;
                         }
                     }
@@ -348,8 +347,7 @@ impl RedisStreamSource {
                 }
                 Err(e) => {
                     conn = None;
-                    failures += 1;
-                    if !self.pause(ctx, failures, &format!("{e}")).await {
+                    if !self.pause(ctx, &mut retries, &format!("{e}")).await {
                         return;
                     }
                 }
@@ -384,16 +382,18 @@ impl RedisStreamSource {
         }
     }
 
-    /// Logs a failure (the first loudly, then every tenth) and waits the
-    /// backoff; false when shutdown came first.
-    async fn pause(&self, ctx: &mut SourceContext, failures: u32, what: &str) -> bool {
-        let wait = RECONNECT.backoff(failures, &mut rand::rng());
-        if failures == 1 || failures.is_multiple_of(10) {
+    /// Counts a failure, logs it (the first loudly, then every tenth) and
+    /// waits the backoff; false when shutdown came first.
+    async fn pause(&self, ctx: &mut SourceContext, retries: &mut Retries, what: &str) -> bool {
+        // `RECONNECT` never runs out of tries.
+        let wait = retries.failed().unwrap_or_else(|| retries.wait());
+        if retries.loud() {
             tracing::warn!(
-                "source `{}`: redis {}: {} (attempt {failures}); retrying in {wait:?}",
+                "source `{}`: redis {}: {} (attempt {}); retrying in {wait:?}",
                 ctx.name,
                 self.config.url,
-                self.config.url.scrub(what)
+                self.config.url.scrub(what),
+                retries.failures()
             );
         }
         let mut shutdown = ctx.shutdown.clone();
@@ -605,7 +605,7 @@ async fn acknowledge(
 ) {
     let mut conn: Option<MultiplexedConnection> = None;
     let mut ids: Vec<String> = Vec::new();
-    let mut failures = 0u32;
+    let mut retries = Retries::new(RECONNECT);
     loop {
         if ids.is_empty() {
             match rx.recv().await {
@@ -626,8 +626,7 @@ async fn acknowledge(
             match connect(&client, Duration::from_secs(10)).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
-                    failures += 1;
-                    ack_failed(&stage, failures, &e).await;
+                    ack_failed(&stage, &mut retries, &e).await;
                     continue;
                 }
             }
@@ -641,7 +640,7 @@ async fn acknowledge(
             .await;
         match done {
             Ok(_) => {
-                failures = 0;
+                retries.reset();
                 let mut set = in_flight.lock().unwrap_or_else(|e| e.into_inner());
                 for id in ids.drain(..) {
                     set.remove(&id);
@@ -649,8 +648,7 @@ async fn acknowledge(
             }
             Err(e) => {
                 conn = None;
-                failures += 1;
-                ack_failed(&stage, failures, &e).await;
+                ack_failed(&stage, &mut retries, &e).await;
             }
         }
     }
@@ -675,11 +673,15 @@ fn take_ids(token: AckToken, ids: &mut Vec<String>, in_flight: &InFlight, stage:
     ids.extend(v);
 }
 
-async fn ack_failed(stage: &str, failures: u32, e: &redis::RedisError) {
-    let wait = RECONNECT.backoff(failures, &mut rand::rng());
-    if failures == 1 || failures.is_multiple_of(10) {
+/// Counts a failed XACK, logs it (the first loudly, then every tenth) and
+/// waits the backoff.
+async fn ack_failed(stage: &str, retries: &mut Retries, e: &redis::RedisError) {
+    // `RECONNECT` never runs out of tries.
+    let wait = retries.failed().unwrap_or_else(|| retries.wait());
+    if retries.loud() {
         tracing::warn!(
-            "source `{stage}`: XACK failed: {e} (attempt {failures}); retrying in {wait:?}"
+            "source `{stage}`: XACK failed: {e} (attempt {}); retrying in {wait:?}",
+            retries.failures()
         );
     }
     tokio::time::sleep(wait).await;
