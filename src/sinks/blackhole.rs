@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::sinks::SinkContext;
-use crate::transforms::Problem;
 
 /// Settings of a `blackhole` sink.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -19,15 +18,6 @@ pub struct BlackholeConfig {
 }
 
 impl BlackholeConfig {
-    /// Checks `rate`.
-    pub fn validate(&self) -> Vec<Problem> {
-        self.rate
-            .and_then(|r| crate::config::limits::rate("rate", r))
-            .map(|m| (None, m))
-            .into_iter()
-            .collect()
-    }
-
     /// Drains the input, pacing itself to `rate`.
     pub fn run(self, mut ctx: SinkContext, handle: &tokio::runtime::Handle) -> anyhow::Result<()> {
         let started = Instant::now();
@@ -56,8 +46,13 @@ impl BlackholeConfig {
 }
 
 impl crate::sinks::SinkKind for BlackholeConfig {
+    /// Checks `rate`.
     fn validate(&self) -> Vec<crate::sinks::Problem> {
-        BlackholeConfig::validate(self)
+        self.rate
+            .and_then(|r| crate::config::limits::rate("rate", r))
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
     }
 
     fn build(

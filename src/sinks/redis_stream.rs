@@ -50,22 +50,6 @@ fn default_field() -> String {
 }
 
 impl RedisStreamSinkConfig {
-    /// Checks the URL's form (the server may well be down at start).
-    pub fn validate(&self) -> Vec<(Option<std::ops::Range<usize>>, String)> {
-        let mut out = Vec::new();
-        if let Err(e) = self.url.redis_client() {
-            out.push((None, e));
-        }
-        if self.stream.is_empty() {
-            out.push((None, "`stream` must not be empty".into()));
-        }
-        if self.maxlen == Some(0) {
-            out.push((None, "`maxlen` must be at least 1".into()));
-        }
-        out.extend(self.retry.validate());
-        out
-    }
-
     /// Drains the input into the stream until the input closes.
     pub async fn run(self, ctx: SinkContext) -> anyhow::Result<()> {
         let client = self.url.redis_client().map_err(anyhow::Error::msg)?;
@@ -204,8 +188,20 @@ impl Entries {
 }
 
 impl crate::sinks::SinkKind for RedisStreamSinkConfig {
+    /// Checks the URL's form (the server may well be down at start).
     fn validate(&self) -> Vec<crate::sinks::Problem> {
-        RedisStreamSinkConfig::validate(self)
+        let mut out = Vec::new();
+        if let Err(e) = self.url.redis_client() {
+            out.push((None, e));
+        }
+        if self.stream.is_empty() {
+            out.push((None, "`stream` must not be empty".into()));
+        }
+        if self.maxlen == Some(0) {
+            out.push((None, "`maxlen` must be at least 1".into()));
+        }
+        out.extend(self.retry.validate());
+        out
     }
 
     fn build(

@@ -12,7 +12,6 @@
 //! kernel, not to the application), and a batch interrupted by a broken
 //! connection is sent again whole on the next one.
 
-use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -44,15 +43,6 @@ pub struct TcpSinkConfig {
 }
 
 impl TcpSinkConfig {
-    /// Checks the address's form (the peer may well be down at start).
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        let mut out = self.retry.validate();
-        if let Err(e) = crate::sources::tcp::check_address(&self.address) {
-            out.push((None, e));
-        }
-        out
-    }
-
     /// Drains the input to the peer until the input closes.
     pub async fn run(self, ctx: SinkContext) -> anyhow::Result<()> {
         let peer = Peer {
@@ -230,8 +220,13 @@ fn peer_closed(conn: &TcpStream) -> bool {
 }
 
 impl crate::sinks::SinkKind for TcpSinkConfig {
+    /// Checks the address's form (the peer may well be down at start).
     fn validate(&self) -> Vec<crate::sinks::Problem> {
-        TcpSinkConfig::validate(self)
+        let mut out = self.retry.validate();
+        if let Err(e) = crate::sources::tcp::check_address(&self.address) {
+            out.push((None, e));
+        }
+        out
     }
 
     fn build(

@@ -34,14 +34,6 @@ fn default_max_line() -> usize {
 }
 
 impl StdinConfig {
-    /// Checks `max_line_bytes`: the reader's buffer may grow to it.
-    pub fn validate(&self) -> Vec<(Option<std::ops::Range<usize>>, String)> {
-        crate::config::limits::line_bytes(self.max_line_bytes)
-            .map(|m| (None, m))
-            .into_iter()
-            .collect()
-    }
-
     /// Reads stdin until EOF or shutdown.
     pub async fn run(self, mut ctx: SourceContext) -> anyhow::Result<()> {
         // Two chunks in the hand-over: enough to keep the reader busy while
@@ -134,8 +126,12 @@ impl Read for Chunks {
 }
 
 impl crate::sources::SourceKind for StdinConfig {
+    /// Checks `max_line_bytes`: the reader's buffer may grow to it.
     fn validate(&self) -> Vec<crate::sources::Problem> {
-        StdinConfig::validate(self)
+        crate::config::limits::line_bytes(self.max_line_bytes)
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
     }
 
     fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {

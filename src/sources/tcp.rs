@@ -2,7 +2,6 @@
 //! per connection, at most `max_connections` at once (see [`super::net`]).
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::ops::Range;
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -30,28 +29,6 @@ pub struct TcpConfig {
 }
 
 impl TcpConfig {
-    /// Checks the address's form and the limits.
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        let mut out = Vec::new();
-        if let Err(e) = check_address(&self.address) {
-            out.push((None, e));
-        }
-        // Bounded: the connection limit is a semaphore (which refuses
-        // huge counts) and each connection's buffer may grow to a line.
-        let max_connections = crate::config::limits::MAX_CONNECTIONS;
-        out.extend(
-            crate::config::limits::int_range(
-                "max_connections",
-                self.max_connections,
-                1,
-                max_connections,
-            )
-            .map(|m| (None, m)),
-        );
-        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
-        out
-    }
-
     /// Binds the listening socket now, so that a port in use fails the start.
     pub fn bind(&self) -> anyhow::Result<TcpSource> {
         let addr: SocketAddr = self
@@ -121,8 +98,26 @@ impl TcpSource {
 }
 
 impl crate::sources::SourceKind for TcpConfig {
+    /// Checks the address's form and the limits.
     fn validate(&self) -> Vec<crate::sources::Problem> {
-        TcpConfig::validate(self)
+        let mut out = Vec::new();
+        if let Err(e) = check_address(&self.address) {
+            out.push((None, e));
+        }
+        // Bounded: the connection limit is a semaphore (which refuses
+        // huge counts) and each connection's buffer may grow to a line.
+        let max_connections = crate::config::limits::MAX_CONNECTIONS;
+        out.extend(
+            crate::config::limits::int_range(
+                "max_connections",
+                self.max_connections,
+                1,
+                max_connections,
+            )
+            .map(|m| (None, m)),
+        );
+        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        out
     }
 
     fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {

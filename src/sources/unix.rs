@@ -2,7 +2,6 @@
 //! connections, one task per connection, at most `max_connections` at once
 //! (see [`super::net`]).
 
-use std::ops::Range;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
@@ -32,28 +31,6 @@ pub struct UnixConfig {
 }
 
 impl UnixConfig {
-    /// Checks the limits.
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        let mut out = Vec::new();
-        if self.path.as_os_str().is_empty() {
-            out.push((None, "`path` is empty".to_string()));
-        }
-        // Bounded: the connection limit is a semaphore (which refuses
-        // huge counts) and each connection's buffer may grow to a line.
-        let max_connections = crate::config::limits::MAX_CONNECTIONS;
-        out.extend(
-            crate::config::limits::int_range(
-                "max_connections",
-                self.max_connections,
-                1,
-                max_connections,
-            )
-            .map(|m| (None, m)),
-        );
-        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
-        out
-    }
-
     /// Creates and binds the socket file now, so that a bad path fails the start.
     pub fn bind(&self) -> anyhow::Result<UnixSource> {
         let path = &self.path;
@@ -125,8 +102,26 @@ impl UnixSource {
 }
 
 impl crate::sources::SourceKind for UnixConfig {
+    /// Checks the limits.
     fn validate(&self) -> Vec<crate::sources::Problem> {
-        UnixConfig::validate(self)
+        let mut out = Vec::new();
+        if self.path.as_os_str().is_empty() {
+            out.push((None, "`path` is empty".to_string()));
+        }
+        // Bounded: the connection limit is a semaphore (which refuses
+        // huge counts) and each connection's buffer may grow to a line.
+        let max_connections = crate::config::limits::MAX_CONNECTIONS;
+        out.extend(
+            crate::config::limits::int_range(
+                "max_connections",
+                self.max_connections,
+                1,
+                max_connections,
+            )
+            .map(|m| (None, m)),
+        );
+        out.extend(crate::config::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        out
     }
 
     fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {

@@ -29,16 +29,6 @@ pub struct DelayConfig {
 }
 
 impl DelayConfig {
-    /// A zero `timeout` could never be met: every event would fail.
-    pub fn validate(&self) -> Vec<crate::transforms::Problem> {
-        let min = Duration::from_millis(1);
-        self.timeout
-            .and_then(|t| crate::config::limits::at_least("timeout", t, min))
-            .map(|m| (None, m))
-            .into_iter()
-            .collect()
-    }
-
     /// A delay stage.
     pub fn build(&self) -> Delay {
         Delay {
@@ -90,8 +80,14 @@ impl AsyncTransform for Delay {
 }
 
 impl crate::transforms::TransformKind for DelayConfig {
+    /// A zero `timeout` could never be met: every event would fail.
     fn validate(&self, _text: &str) -> Vec<crate::transforms::Problem> {
-        DelayConfig::validate(self)
+        let min = Duration::from_millis(1);
+        self.timeout
+            .and_then(|t| crate::config::limits::at_least("timeout", t, min))
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
     }
 
     /// `delay` works event by event, so its workers share small batches.
