@@ -7,9 +7,9 @@ use clap::Args;
 
 use crate::config::{Config, InputRef, PipelineConfig, Role, StageConfig, StageKind};
 use crate::kit::codec::{Codec, DEFAULT_MAX_LINE_BYTES};
-use crate::sinks::{SinkConfig, stdout::StdoutConfig};
-use crate::sources::{SourceConfig, stdin::StdinConfig};
-use crate::transforms::{TransformConfig, jq::JqConfig};
+use crate::sinks::stdout::StdoutConfig;
+use crate::sources::stdin::StdinConfig;
+use crate::transforms::jq::JqConfig;
 
 /// Options of `sluice filter`.
 #[derive(Debug, Args, Clone)]
@@ -87,7 +87,7 @@ pub fn config(args: &FilterArgs) -> Result<Config, String> {
         Role::Source,
         "stdin",
         None,
-        StageKind::Source(SourceConfig::Stdin(StdinConfig {
+        StageKind::Source(Box::new(StdinConfig {
             codec: if args.raw_input {
                 Codec::Text
             } else {
@@ -101,7 +101,7 @@ pub fn config(args: &FilterArgs) -> Result<Config, String> {
         Role::Transform,
         "jq",
         Some("stdin"),
-        StageKind::Transform(TransformConfig::Jq(JqConfig {
+        StageKind::Transform(Box::new(JqConfig {
             program: toml::Spanned::new(0..0, args.program.clone()),
         })),
     );
@@ -111,7 +111,7 @@ pub fn config(args: &FilterArgs) -> Result<Config, String> {
         Role::Sink,
         "stdout",
         Some("jq"),
-        StageKind::Sink(SinkConfig::Stdout(StdoutConfig {
+        StageKind::Sink(Box::new(StdoutConfig {
             codec: if args.raw_output {
                 Codec::Text
             } else {

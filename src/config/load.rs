@@ -238,13 +238,15 @@ fn parse_stage(
     let (type_name, type_span) = type_name?;
     let rest = ValueDeserializer::from(Spanned::new(span.clone(), DeValue::Table(table)));
     let parsed = match role {
-        Role::Source => sources::parse(&type_name, rest).map(|r| r.map(StageKind::Source)),
-        Role::Transform => transforms::parse(&type_name, rest).map(|r| r.map(StageKind::Transform)),
-        Role::Sink => sinks::parse(&type_name, rest).map(|r| r.map(StageKind::Sink)),
+        Role::Source => lookup(sources::KINDS, &type_name).map(|p| p(rest).map(StageKind::Source)),
+        Role::Transform => {
+            lookup(transforms::KINDS, &type_name).map(|p| p(rest).map(StageKind::Transform))
+        }
+        Role::Sink => lookup(sinks::KINDS, &type_name).map(|p| p(rest).map(StageKind::Sink)),
     };
     let kind = match parsed {
         None => {
-            let hint = did_you_mean(&type_name, types(role).iter().copied())
+            let hint = did_you_mean(&type_name, types(role))
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
             diags.push(
@@ -322,11 +324,20 @@ fn unknown_field_hint(message: &str, role: Role) -> String {
     )
 }
 
-fn types(role: Role) -> &'static [&'static str] {
+/// The parser registered for `type_name` in a role's registry.
+fn lookup<P: Copy>(kinds: &[(&'static str, P)], type_name: &str) -> Option<P> {
+    kinds.iter().find(|(t, _)| *t == type_name).map(|(_, p)| *p)
+}
+
+/// Every `type` of `role`, in registry order, for messages.
+fn types(role: Role) -> Vec<&'static str> {
+    fn names<P>(kinds: &[(&'static str, P)]) -> Vec<&'static str> {
+        kinds.iter().map(|(t, _)| *t).collect()
+    }
     match role {
-        Role::Source => sources::TYPES,
-        Role::Transform => transforms::TYPES,
-        Role::Sink => sinks::TYPES,
+        Role::Source => names(sources::KINDS),
+        Role::Transform => names(transforms::KINDS),
+        Role::Sink => names(sinks::KINDS),
     }
 }
 

@@ -54,11 +54,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses() {
+    fn metrics_addresses_default_to_localhost() {
+        assert_eq!(parse_address("9598").unwrap(), "127.0.0.1:9598");
+        assert_eq!(parse_address(":9598").unwrap(), "127.0.0.1:9598");
+        assert_eq!(parse_address("0.0.0.0:1").unwrap(), "0.0.0.0:1");
+        assert_eq!(parse_address("[::1]:9598").unwrap(), "[::1]:9598");
+        assert!(parse_address("localhost").is_err());
+    }
+
+    #[test]
+    fn addresses_need_a_numeric_port() {
         assert!(check_address("127.0.0.1:9000").is_ok());
         assert!(check_address("9000").is_err());
-        assert_eq!(parse_address(":9598").unwrap(), "127.0.0.1:9598");
-        assert_eq!(parse_address("::1:9598").unwrap(), "::1:9598");
-        assert!(parse_address("host:").is_err());
+        assert!(check_address("host:port").is_err());
     }
 }

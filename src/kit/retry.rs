@@ -1,6 +1,9 @@
-//! Retrying a failed write: exponential backoff with full jitter, a bounded
-//! number of attempts, then the caller sends the batch to its `errors`
-//! output. Nothing is acknowledged before it is written.
+//! Retrying a failed write or connection: exponential backoff with full
+//! jitter and a bounded number of attempts ([`RetryPolicy`]), counted by
+//! one helper ([`Retries`]) that every retry loop uses (the sinks' writes,
+//! the tcp sink's reconnects, the redis source's reconnects and XACKs).
+//! After the last attempt a sink sends the batch to its `errors` output:
+//! nothing is acknowledged before it is written.
 
 use std::time::Duration;
 
@@ -93,6 +96,66 @@ impl RetryPolicy {
     }
 }
 
+/// One run of consecutive failures against a [`RetryPolicy`]: counts them,
+/// says how long to wait before the next try and when the budget is
+/// spent. Callers sleep themselves (a sink on its thread, a source racing
+/// its shutdown signal), so the same counting serves every retry loop.
+#[derive(Debug, Clone)]
+pub struct Retries {
+    /// The budget and the backoff.
+    policy: RetryPolicy,
+    /// Failed tries since the last success.
+    failures: u32,
+}
+
+impl Retries {
+    /// A fresh run under `policy`.
+    pub const fn new(policy: RetryPolicy) -> Retries {
+        Retries {
+            policy,
+            failures: 0,
+        }
+    }
+
+    /// Failed tries since the last success (the attempt number in logs).
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Forgets past failures (a try succeeded, or a new batch starts);
+    /// returns how many there were, for a "after N failed attempts" log.
+    pub fn reset(&mut self) -> u32 {
+        std::mem::take(&mut self.failures)
+    }
+
+    /// Counts a failed try: `Some(wait)` before the next try, `None` when
+    /// no try is left.
+    pub fn failed(&mut self) -> Option<Duration> {
+        self.failures = self.failures.saturating_add(1);
+        if self.exhausted() {
+            return None;
+        }
+        Some(self.policy.backoff(self.failures, &mut rand::rng()))
+    }
+
+    /// The wait after the current failure, budget or not (a source retries
+    /// for as long as it runs).
+    pub fn wait(&self) -> Duration {
+        self.policy.backoff(self.failures, &mut rand::rng())
+    }
+
+    /// True when the budget is spent.
+    pub fn exhausted(&self) -> bool {
+        self.policy.exhausted(self.failures)
+    }
+
+    /// Whether this failure deserves a warning: the first of a run, then
+    /// every tenth, so that a long outage does not flood the log.
+    pub fn loud(&self) -> bool {
+        self.failures == 1 || self.failures.is_multiple_of(10)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +170,19 @@ mod tests {
         }
         assert!(!p.exhausted(7));
         assert!(p.exhausted(8));
+    }
+
+    #[test]
+    fn retries_count_a_run_of_failures_and_start_again_after_a_success() {
+        let mut r = Retries::new(RetryPolicy {
+            attempts: 3,
+            ..RetryPolicy::default()
+        });
+        assert!(r.failed().is_some() && r.loud());
+        assert!(r.failed().is_some() && !r.loud());
+        assert_eq!(r.failed(), None, "the third failure spends the budget");
+        assert_eq!(r.reset(), 3);
+        assert_eq!(r.failures(), 0);
+        assert!(r.failed().is_some());
     }
 }

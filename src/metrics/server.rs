@@ -13,24 +13,6 @@ use tokio::sync::Semaphore;
 
 use super::render::Metrics;
 
-/// The socket address `metrics_address` means: `HOST:PORT`, or a bare
-/// `PORT` / `:PORT` for 127.0.0.1 (metrics stay local unless asked).
-pub fn parse_address(address: &str) -> Result<String, String> {
-    let address = address.trim();
-    let port_only = address.strip_prefix(':').unwrap_or(address);
-    if port_only.parse::<u16>().is_ok() {
-        return Ok(format!("127.0.0.1:{port_only}"));
-    }
-    match address.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-            Ok(address.to_string())
-        }
-        _ => Err(format!(
-            "`metrics_address` must be HOST:PORT (e.g. \"127.0.0.1:9598\") or a port, got {address:?}"
-        )),
-    }
-}
-
 /// Most scrapes served at once; a scraper needs one.
 const MAX_SCRAPES: usize = 16;
 
@@ -43,7 +25,7 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Binds `address` and serves `metrics` on it until the runtime ends.
 /// Returns the bound address (useful with port 0).
 pub async fn serve(address: &str, metrics: Arc<Metrics>) -> anyhow::Result<SocketAddr> {
-    let address = parse_address(address).map_err(anyhow::Error::msg)?;
+    let address = crate::kit::net::parse_address(address).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(&address)
         .await
         .with_context(|| format!("cannot serve metrics on {address}"))?;
@@ -134,18 +116,4 @@ async fn reply(
         stream.write_all(body.as_bytes()).await?;
     }
     stream.shutdown().await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_default_to_localhost() {
-        assert_eq!(parse_address("9598").unwrap(), "127.0.0.1:9598");
-        assert_eq!(parse_address(":9598").unwrap(), "127.0.0.1:9598");
-        assert_eq!(parse_address("0.0.0.0:1").unwrap(), "0.0.0.0:1");
-        assert_eq!(parse_address("[::1]:9598").unwrap(), "[::1]:9598");
-        assert!(parse_address("localhost").is_err());
-    }
 }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::kit::limits::Problem;
 use crate::sinks::SinkContext;
 
 /// Settings of a `blackhole` sink.
@@ -19,15 +18,6 @@ pub struct BlackholeConfig {
 }
 
 impl BlackholeConfig {
-    /// Checks `rate`.
-    pub fn validate(&self) -> Vec<Problem> {
-        self.rate
-            .and_then(|r| crate::kit::limits::rate("rate", r))
-            .map(|m| (None, m))
-            .into_iter()
-            .collect()
-    }
-
     /// Drains the input, pacing itself to `rate`.
     pub fn run(self, mut ctx: SinkContext, handle: &tokio::runtime::Handle) -> anyhow::Result<()> {
         let started = Instant::now();
@@ -52,5 +42,38 @@ impl BlackholeConfig {
             ctx.stats.latency.record(batch_started.elapsed());
         }
         Ok(())
+    }
+}
+
+impl crate::sinks::SinkKind for BlackholeConfig {
+    /// Checks `rate`.
+    fn validate(&self) -> Vec<crate::sinks::Problem> {
+        self.rate
+            .and_then(|r| crate::kit::limits::rate("rate", r))
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
+    }
+
+    fn build(
+        &self,
+        _opening: &crate::sinks::Opening<'_>,
+    ) -> anyhow::Result<crate::sinks::SinkTask> {
+        use crate::sinks::SinkTask;
+        Ok(SinkTask(Box::new(self.clone())))
+    }
+
+    fn describe(&self) -> String {
+        "blackhole".into()
+    }
+}
+
+impl crate::sinks::RunSink for BlackholeConfig {
+    fn run(
+        self: Box<Self>,
+        ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        BlackholeConfig::run(*self, ctx, handle)
     }
 }

@@ -78,3 +78,31 @@ impl FileSinkConfig {
         })
     }
 }
+
+impl crate::sinks::SinkKind for FileSinkConfig {
+    fn validate(&self) -> Vec<crate::sinks::Problem> {
+        self.retry.validate()
+    }
+
+    fn build(&self, opening: &crate::sinks::Opening<'_>) -> anyhow::Result<crate::sinks::SinkTask> {
+        use crate::sinks::SinkTask;
+        let marks = opening.ordered && opening.checkpoint.is_some();
+        let resume_at = match opening.checkpoint {
+            Some(c) if marks && !opening.reloading => c.sink_length(opening.name, &self.path),
+            _ => None,
+        };
+        Ok(SinkTask(Box::new(self.open(
+            opening.reloading,
+            marks,
+            resume_at,
+        )?)))
+    }
+
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+
+    fn checkpointed_path(&self) -> Option<&std::path::Path> {
+        Some(&self.path)
+    }
+}

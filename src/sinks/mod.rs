@@ -1,15 +1,21 @@
-//! Sinks: where events leave the graph. One file per kind; [`SinkConfig`] is
-//! the registry. A sink runs on its own blocking thread: it drains its input
-//! edge until every upstream sender is gone, then flushes and returns.
+//! Sinks: where events leave the graph. One file per kind, implementing
+//! [`SinkKind`] (settings) and [`RunSink`] (the opened task); [`KINDS`] is
+//! the registry that maps a `type` to its kind. A sink runs on its own
+//! blocking thread: it drains its input edge until every upstream sender is
+//! gone, then flushes and returns.
 //!
-//! A sink acknowledges only what it wrote: it keeps unwritten events in a
-//! [`held::Held`], and a sink that stops early (its [`SinkContext`] dropped
-//! with its input still open) fails whatever is still queued for it.
+//! The writing sinks (file, stdout, tcp, redis_stream) share one loop,
+//! `sink_loop.rs` (hold, write when full or idle, give up to `errors`), and
+//! one retry helper, [`retry::Retries`]. A sink acknowledges only what it
+//! wrote: it keeps unwritten events in a [`held::Held`], and a sink that
+//! stops early (its [`SinkContext`] dropped with its input still open)
+//! fails whatever is still queued for it.
 
 pub mod blackhole;
 pub mod file;
 pub mod held;
 pub mod redis_stream;
+mod sink_loop;
 pub mod stdout;
 pub mod tcp;
 mod writer;
@@ -25,125 +31,132 @@ use crate::kit::edge::EdgeReceiver;
 use crate::kit::event::Event;
 use crate::kit::fanout::Outputs;
 
-/// The configuration of one sink, by `type`.
-#[derive(Debug, Clone)]
-pub enum SinkConfig {
-    /// `type = "stdout"`
-    Stdout(stdout::StdoutConfig),
-    /// `type = "file"`
-    File(file::FileSinkConfig),
-    /// `type = "blackhole"`
-    Blackhole(blackhole::BlackholeConfig),
-    /// `type = "tcp"`
-    Tcp(tcp::TcpSinkConfig),
-    /// `type = "redis_stream"`
-    RedisStream(redis_stream::RedisStreamSinkConfig),
-}
+/// Every sink `type` and how to read its table: a new kind is one line
+/// here and one file implementing [`SinkKind`].
+pub const KINDS: &[(&str, Parse)] = &[
+    ("stdout", parse_as::<stdout::StdoutConfig>),
+    ("file", parse_as::<file::FileSinkConfig>),
+    ("blackhole", parse_as::<blackhole::BlackholeConfig>),
+    ("tcp", parse_as::<tcp::TcpSinkConfig>),
+    (
+        "redis_stream",
+        parse_as::<redis_stream::RedisStreamSinkConfig>,
+    ),
+];
 
-/// Every sink `type`, for messages.
-pub const TYPES: &[&str] = &["stdout", "file", "blackhole", "tcp", "redis_stream"];
+/// Reads the kind-specific keys of a `[sinks.NAME]` table (the kind's own
+/// `deny_unknown_fields` struct, so a typo is reported at the typo).
+pub type Parse = fn(toml::de::ValueDeserializer<'_>) -> Result<SinkConfig, toml::de::Error>;
 
-/// Parses the kind-specific keys of a `[sinks.NAME]` table of `type`.
-/// `None` when the type is unknown.
-pub fn parse(
-    type_name: &str,
+fn parse_as<T: SinkKind + DeserializeOwned + Clone + 'static>(
     table: toml::de::ValueDeserializer<'_>,
-) -> Option<Result<SinkConfig, toml::de::Error>> {
-    fn de<T: DeserializeOwned>(t: toml::de::ValueDeserializer<'_>) -> Result<T, toml::de::Error> {
-        T::deserialize(t)
-    }
-    Some(match type_name {
-        "stdout" => de(table).map(SinkConfig::Stdout),
-        "file" => de(table).map(SinkConfig::File),
-        "blackhole" => de(table).map(SinkConfig::Blackhole),
-        "tcp" => de(table).map(SinkConfig::Tcp),
-        "redis_stream" => de(table).map(SinkConfig::RedisStream),
-        _ => return None,
-    })
+) -> Result<SinkConfig, toml::de::Error> {
+    T::deserialize(table).map(|c| Box::new(c) as SinkConfig)
 }
 
-impl SinkConfig {
+/// A problem in a setting: where (a span in the config text, or the whole
+/// stage when `None`) and what.
+pub type Problem = (Option<Range<usize>>, String);
+
+/// The configuration of one sink, whatever its `type`.
+pub type SinkConfig = Box<dyn SinkKind>;
+
+/// How a sink is being opened: what [`SinkKind::build`] may need besides
+/// its own settings.
+pub struct Opening<'a> {
+    /// The stage name (the key of its checkpointed length).
+    pub name: &'a str,
+    /// The sink restores source order (`ordered = true`).
+    pub ordered: bool,
+    /// Built by a reload, while the previous graph may still write.
+    pub reloading: bool,
+    /// The last checkpoint, when the pipeline has a `data_dir`.
+    pub checkpoint: Option<&'a Checkpoint>,
+}
+
+/// What every sink kind's configuration does, so that the loader, the
+/// builder and the graph output need not know the kinds.
+pub trait SinkKind: std::fmt::Debug + Send + Sync + CloneSink {
     /// Problems in the settings that types alone do not catch.
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        match self {
-            SinkConfig::Blackhole(b) => b.validate(),
-            SinkConfig::Tcp(c) => c.validate(),
-            SinkConfig::RedisStream(c) => c.validate(),
-            SinkConfig::File(c) => c.retry.validate(),
-            SinkConfig::Stdout(_) => Vec::new(),
-        }
+    fn validate(&self) -> Vec<Problem> {
+        Vec::new()
     }
 
     /// Opens the output (so that an unwritable path fails before anything
     /// starts) and returns the task to run.
     ///
-    /// On a reload (`reloading`), a file sink always appends: truncating
-    /// would erase what the previous graph wrote. With `checkpoint` (the
-    /// pipeline has a `data_dir`) an ordered file sink records its length
-    /// with every acknowledged batch and, at start, cuts back to the length
-    /// the last checkpoint recorded (effectively-once output).
-    pub fn build(
-        &self,
-        name: &str,
-        ordered: bool,
-        reloading: bool,
-        checkpoint: Option<&Checkpoint>,
-    ) -> anyhow::Result<SinkTask> {
-        let marks = ordered && checkpoint.is_some();
-        let resume_at = match (reloading, checkpoint, self) {
-            (false, Some(c), SinkConfig::File(f)) if marks => c.sink_length(name, &f.path),
-            _ => None,
-        };
-        Ok(match self {
-            SinkConfig::Stdout(c) => SinkTask::Writer(c.open()),
-            SinkConfig::File(c) => SinkTask::Writer(c.open(reloading, marks, resume_at)?),
-            SinkConfig::Blackhole(c) => SinkTask::Blackhole(c.clone()),
-            SinkConfig::Tcp(c) => SinkTask::Tcp(c.clone()),
-            SinkConfig::RedisStream(c) => SinkTask::RedisStream(c.clone()),
-        })
-    }
+    /// On a reload, a file sink always appends: truncating would erase
+    /// what the previous graph wrote. With a checkpoint (the pipeline has a
+    /// `data_dir`) an ordered file sink records its length with every
+    /// acknowledged batch and, at start, cuts back to the length the last
+    /// checkpoint recorded (effectively-once output).
+    fn build(&self, opening: &Opening<'_>) -> anyhow::Result<SinkTask>;
 
     /// A one-line description for the graph output.
-    pub fn describe(&self) -> String {
-        match self {
-            SinkConfig::Stdout(_) => "stdout".into(),
-            SinkConfig::File(f) => format!("file {}", f.path.display()),
-            SinkConfig::Blackhole(_) => "blackhole".into(),
-            SinkConfig::Tcp(c) => format!("tcp {}", c.address),
-            SinkConfig::RedisStream(c) => format!("redis_stream {}", c.stream),
-        }
+    fn describe(&self) -> String;
+
+    /// The file whose length an effectively-once sink records in the
+    /// checkpoint (`None`: the sink keeps no length).
+    fn checkpointed_path(&self) -> Option<&std::path::Path> {
+        None
     }
 }
+
+/// Clones a boxed [`SinkKind`] (a [`Config`](crate::config::Config) is
+/// cloned on reload); implemented for every `Clone` kind.
+pub trait CloneSink {
+    /// A boxed copy.
+    fn clone_box(&self) -> SinkConfig;
+}
+
+impl<T: SinkKind + Clone + 'static> CloneSink for T {
+    fn clone_box(&self) -> SinkConfig {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for SinkConfig {
+    fn clone(&self) -> Self {
+        (**self).clone_box()
+    }
+}
+
+/// A sink ready to run: what [`SinkKind::build`] opened.
+pub trait RunSink: Send {
+    /// Drains `ctx.input` until it closes, on the sink's own thread
+    /// (`handle` runs what must wait on the network).
+    fn run(
+        self: Box<Self>,
+        ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()>;
+
+    /// For an effectively-once file sink: its length now (what the
+    /// checkpoint must hold before anything is written).
+    fn checkpoint_length(&self) -> Option<u64> {
+        None
+    }
+
+    /// Re-reads a file sink's length (see [`writer::LineWriter::resync_length`]).
+    fn resync_length(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A built sink, whatever its kind.
+pub struct SinkTask(pub Box<dyn RunSink>);
 
 impl SinkTask {
     /// For an effectively-once file sink: its length now (what the
     /// checkpoint must hold before anything is written).
     pub fn checkpoint_length(&self) -> Option<u64> {
-        match self {
-            SinkTask::Writer(w) => w.checkpoint_length(),
-            _ => None,
-        }
+        self.0.checkpoint_length()
     }
 
     /// Re-reads a file sink's length (see [`writer::LineWriter::resync_length`]).
     pub fn resync_length(&mut self) -> std::io::Result<()> {
-        match self {
-            SinkTask::Writer(w) => w.resync_length(),
-            _ => Ok(()),
-        }
+        self.0.resync_length()
     }
-}
-
-/// A sink ready to run.
-pub enum SinkTask {
-    /// Encodes events as lines into a writer.
-    Writer(writer::LineWriter),
-    /// Counts and discards.
-    Blackhole(blackhole::BlackholeConfig),
-    /// Writes lines to a TCP peer (an async task: it waits on the network).
-    Tcp(tcp::TcpSinkConfig),
-    /// Appends to a Redis stream (an async task: it waits on the network).
-    RedisStream(redis_stream::RedisStreamSinkConfig),
 }
 
 /// What a running sink needs.
@@ -213,12 +226,6 @@ impl SinkTask {
     pub async fn run(self, ctx: SinkContext) -> anyhow::Result<()> {
         let handle = tokio::runtime::Handle::current();
         let name = ctx.name.clone();
-        crate::kit::thread::run(name, move || match self {
-            SinkTask::Writer(w) => w.run(ctx, &handle),
-            SinkTask::Blackhole(b) => b.run(ctx, &handle),
-            SinkTask::Tcp(t) => handle.block_on(t.run(ctx)),
-            SinkTask::RedisStream(t) => handle.block_on(t.run(ctx)),
-        })
-        .await
+        crate::kit::thread::run(name, move || self.0.run(ctx, &handle)).await
     }
 }

@@ -14,15 +14,17 @@
 //! been partly applied, and is written again whole.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use serde::Deserialize;
 
 use crate::kit::codec::Codec;
+use crate::kit::event::Event;
 use crate::kit::redact::SecretUrl;
-use crate::kit::retry::RetryPolicy;
+use crate::kit::retry::{Retries, RetryPolicy};
 use crate::sinks::SinkContext;
+use crate::sinks::sink_loop::{self, Chunk, Outcome};
 
 /// Settings of a `redis_stream` sink.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,8 +50,143 @@ fn default_field() -> String {
 }
 
 impl RedisStreamSinkConfig {
+    /// Drains the input into the stream until the input closes.
+    pub async fn run(self, ctx: SinkContext) -> anyhow::Result<()> {
+        let client = self.url.redis_client().map_err(anyhow::Error::msg)?;
+        let entries = Entries {
+            config: self,
+            client,
+            conn: None,
+            lines: Vec::new(),
+            bytes: 0,
+        };
+        sink_loop::run(entries, ctx).await
+    }
+}
+
+/// The connection to Redis, remade on demand, and the entries not yet
+/// appended.
+struct Entries {
+    /// The sink's settings.
+    config: RedisStreamSinkConfig,
+    /// Makes connections.
+    client: redis::Client,
+    /// The live connection, if any.
+    conn: Option<MultiplexedConnection>,
+    /// One compact JSON line per held event, without its newline.
+    lines: Vec<Vec<u8>>,
+    /// Their total length (what the metrics count as bytes).
+    bytes: usize,
+}
+
+impl Chunk for Entries {
+    fn encode(&mut self, event: &Event) {
+        let mut line = Vec::new();
+        event.encode(Codec::Json, &mut line);
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        self.bytes += line.len();
+        self.lines.push(line);
+    }
+
+    /// One pipeline holds up to the sink's capacity: no byte bound.
+    fn is_full(&self) -> bool {
+        false
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    async fn write(&mut self, ctx: &SinkContext, _idle: bool) -> Outcome {
+        match self.write_retrying(ctx).await {
+            // Confirmed by Redis: the loop acknowledges the events now.
+            Ok(()) => Outcome::Written {
+                bytes: self.bytes as u64,
+            },
+            Err(e) => {
+                let c = &self.config;
+                let e = c.url.scrub(&e.to_string());
+                Outcome::Failed {
+                    log: format!(
+                        "XADD to `{}` failed after {} attempts: {e}",
+                        c.stream, c.retry.attempts
+                    ),
+                    reason: format!("XADD to redis stream `{}` failed: {e}", c.stream),
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.lines.clear();
+        self.bytes = 0;
+    }
+}
+
+impl Entries {
+    /// Writes the lines as one pipeline, retrying whole on a new connection.
+    async fn write_retrying(&mut self, ctx: &SinkContext) -> Result<(), redis::RedisError> {
+        let c = &self.config;
+        let stage = ctx.name.as_str();
+        let mut pipe = redis::pipe();
+        for line in &self.lines {
+            let cmd = pipe.cmd("XADD").arg(&c.stream);
+            if let Some(max) = c.maxlen {
+                cmd.arg("MAXLEN").arg("~").arg(max);
+            }
+            cmd.arg("*").arg(&c.field).arg(line.as_slice()).ignore();
+        }
+        let mut retries = Retries::new(c.retry);
+        loop {
+            let result = match self.conn.as_mut() {
+                Some(conn) => pipe.query_async::<()>(conn).await,
+                None => {
+                    match crate::kit::net::redis_connect(&self.client, Duration::from_secs(30))
+                        .await
+                    {
+                        Ok(mut conn) => {
+                            let r = pipe.query_async::<()>(&mut conn).await;
+                            self.conn = Some(conn);
+                            r
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match result {
+                Ok(()) => {
+                    let failures = retries.failures();
+                    if failures > 0 {
+                        tracing::info!(
+                            "sink `{stage}`: wrote to redis after {failures} failed attempts"
+                        );
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.conn = None;
+                    ctx.stats.retries.fetch_add(1, Relaxed);
+                    let Some(wait) = retries.failed() else {
+                        return Err(e);
+                    };
+                    tracing::warn!(
+                        "sink `{stage}`: XADD to `{}` failed ({}); retry {} in {wait:?}",
+                        c.stream,
+                        c.url.scrub(&e.to_string()),
+                        retries.failures()
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+impl crate::sinks::SinkKind for RedisStreamSinkConfig {
     /// Checks the URL's form (the server may well be down at start).
-    pub fn validate(&self) -> Vec<(Option<std::ops::Range<usize>>, String)> {
+    fn validate(&self) -> Vec<crate::sinks::Problem> {
         let mut out = Vec::new();
         if let Err(e) = self.url.redis_client() {
             out.push((None, e));
@@ -64,127 +201,25 @@ impl RedisStreamSinkConfig {
         out
     }
 
-    /// Drains the input into the stream until the input closes.
-    pub async fn run(self, mut ctx: SinkContext) -> anyhow::Result<()> {
-        let client = self.url.redis_client().map_err(anyhow::Error::msg)?;
-        let mut conn: Option<MultiplexedConnection> = None;
-        let mut held = crate::sinks::held::Held::default();
-        let mut lines: Vec<Vec<u8>> = Vec::new();
-        let mut bytes = 0usize;
-        loop {
-            let next = ctx.input.recv().await;
-            let last = next.is_none();
-            if let Some(batch) = next {
-                let started = Instant::now();
-                ctx.stats.events_in.fetch_add(batch.len() as u64, Relaxed);
-                for e in &batch.events {
-                    let mut line = Vec::new();
-                    e.encode(Codec::Json, &mut line);
-                    if line.last() == Some(&b'\n') {
-                        line.pop();
-                    }
-                    bytes += line.len();
-                    lines.push(line);
-                }
-                held.extend(batch.events);
-                ctx.stats.latency.record(started.elapsed());
-            }
-            let full = held.len() >= ctx.capacity;
-            let idle = last || ctx.input.is_idle();
-            if held.is_empty() || !(full || idle) {
-                if last {
-                    break;
-                }
-                continue;
-            }
-            let n = held.len() as u64;
-            match self.write_retrying(&client, &mut conn, &lines, &ctx).await {
-                Ok(()) => {
-                    ctx.stats.bytes.fetch_add(bytes as u64, Relaxed);
-                    ctx.stats.events_out.fetch_add(n, Relaxed);
-                    // Confirmed by Redis: dropping the events acknowledges them.
-                    held.delivered();
-                }
-                Err(e) => {
-                    let e = self.url.scrub(&e.to_string());
-                    tracing::error!(
-                        "sink `{}`: XADD to `{}` failed after {} attempts: {e}; {n} events go to `{}.errors`",
-                        ctx.name,
-                        self.stream,
-                        self.retry.attempts,
-                        ctx.name
-                    );
-                    let reason = format!("XADD to redis stream `{}` failed: {e}", self.stream);
-                    ctx.give_up(held.take(), &reason).await;
-                }
-            }
-            ctx.in_flight.sub(n);
-            lines.clear();
-            bytes = 0;
-            if last {
-                break;
-            }
-        }
-        Ok(())
+    fn build(
+        &self,
+        _opening: &crate::sinks::Opening<'_>,
+    ) -> anyhow::Result<crate::sinks::SinkTask> {
+        use crate::sinks::SinkTask;
+        Ok(SinkTask(Box::new(self.clone())))
     }
 
-    /// Writes `lines` as one pipeline, retrying whole on a new connection.
-    async fn write_retrying(
-        &self,
-        client: &redis::Client,
-        conn: &mut Option<MultiplexedConnection>,
-        lines: &[Vec<u8>],
-        ctx: &SinkContext,
-    ) -> Result<(), redis::RedisError> {
-        let stage = ctx.name.as_str();
-        let mut pipe = redis::pipe();
-        for line in lines {
-            let cmd = pipe.cmd("XADD").arg(&self.stream);
-            if let Some(max) = self.maxlen {
-                cmd.arg("MAXLEN").arg("~").arg(max);
-            }
-            cmd.arg("*").arg(&self.field).arg(line.as_slice()).ignore();
-        }
-        let mut failures = 0u32;
-        loop {
-            let result = match conn.as_mut() {
-                Some(c) => pipe.query_async::<()>(c).await,
-                None => {
-                    match crate::kit::net::redis_connect(client, Duration::from_secs(30)).await {
-                        Ok(mut c) => {
-                            let r = pipe.query_async::<()>(&mut c).await;
-                            *conn = Some(c);
-                            r
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-            };
-            match result {
-                Ok(()) => {
-                    if failures > 0 {
-                        tracing::info!(
-                            "sink `{stage}`: wrote to redis after {failures} failed attempts"
-                        );
-                    }
-                    return Ok(());
-                }
-                Err(e) => {
-                    *conn = None;
-                    failures += 1;
-                    ctx.stats.retries.fetch_add(1, Relaxed);
-                    if self.retry.exhausted(failures) {
-                        return Err(e);
-                    }
-                    let wait = self.retry.backoff(failures, &mut rand::rng());
-                    tracing::warn!(
-                        "sink `{stage}`: XADD to `{}` failed ({}); retry {failures} in {wait:?}",
-                        self.stream,
-                        self.url.scrub(&e.to_string())
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
+    fn describe(&self) -> String {
+        format!("redis_stream {}", self.stream)
+    }
+}
+
+impl crate::sinks::RunSink for RedisStreamSinkConfig {
+    fn run(
+        self: Box<Self>,
+        ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        handle.block_on(RedisStreamSinkConfig::run(*self, ctx))
     }
 }

@@ -31,3 +31,21 @@ impl StdoutConfig {
         }
     }
 }
+
+impl crate::sinks::SinkKind for StdoutConfig {
+    fn validate(&self) -> Vec<crate::sinks::Problem> {
+        Vec::new()
+    }
+
+    fn build(
+        &self,
+        _opening: &crate::sinks::Opening<'_>,
+    ) -> anyhow::Result<crate::sinks::SinkTask> {
+        use crate::sinks::SinkTask;
+        Ok(SinkTask(Box::new(self.open())))
+    }
+
+    fn describe(&self) -> String {
+        "stdout".into()
+    }
+}

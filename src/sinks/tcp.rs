@@ -12,21 +12,18 @@
 //! kernel, not to the application), and a batch interrupted by a broken
 //! connection is sent again whole on the next one.
 
-use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::kit::codec::Codec;
-use crate::kit::retry::RetryPolicy;
+use crate::kit::event::Event;
+use crate::kit::retry::{Retries, RetryPolicy};
 use crate::sinks::SinkContext;
-
-/// Buffered lines are written once they exceed this many bytes or the
-/// sink's capacity in events (and always when the input goes idle).
-const WRITE_CHUNK: usize = 256 * 1024;
+use crate::sinks::sink_loop::{self, Chunk, Outcome, WRITE_CHUNK};
 /// A connection attempt that takes longer than this is abandoned and retried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -46,96 +43,90 @@ pub struct TcpSinkConfig {
 }
 
 impl TcpSinkConfig {
-    /// Checks the address's form (the peer may well be down at start).
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        let mut out = self.retry.validate();
-        if let Err(e) = crate::kit::net::check_address(&self.address) {
-            out.push((None, e));
-        }
-        out
-    }
-
     /// Drains the input to the peer until the input closes.
-    pub async fn run(self, mut ctx: SinkContext) -> anyhow::Result<()> {
-        let mut peer = Peer {
+    pub async fn run(self, ctx: SinkContext) -> anyhow::Result<()> {
+        let peer = Peer {
             address: self.address.clone(),
             stage: ctx.name.clone(),
             conn: None,
-            failures: 0,
-            retry: self.retry,
+            retries: Retries::new(self.retry),
+            attempts: self.retry.attempts,
             stats: ctx.stats.clone(),
+            codec: self.codec,
+            buf: Vec::with_capacity(WRITE_CHUNK * 2),
         };
-        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK * 2);
-        // Events stay held until their bytes are written: only then are
-        // they acknowledged to their sources.
-        let mut held = crate::sinks::held::Held::default();
-        loop {
-            let next = ctx.input.recv().await;
-            let started = Instant::now();
-            let closed = next.is_none();
-            if let Some(batch) = next {
-                ctx.stats.events_in.fetch_add(batch.len() as u64, Relaxed);
-                for e in &batch.events {
-                    e.encode(self.codec, &mut buf);
-                }
-                held.extend(batch.events);
-            }
-            // Never hold more unwritten events than the input edge would.
-            let full = held.len() >= ctx.capacity || buf.len() >= WRITE_CHUNK;
-            if !buf.is_empty() && (closed || full || ctx.input.is_idle()) {
-                let n = held.len() as u64;
-                match peer.write_all(&buf).await {
-                    Ok(()) => {
-                        ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
-                        ctx.stats.events_out.fetch_add(n, Relaxed);
-                        held.delivered();
-                    }
-                    Err(e) => {
-                        tracing::error!(
-                            "sink `{}`: giving up after {} attempts: {e}; {n} events go to `{}.errors`",
-                            ctx.name,
-                            self.retry.attempts,
-                            ctx.name
-                        );
-                        ctx.give_up(held.take(), &e).await;
-                    }
-                }
-                ctx.in_flight.sub(n);
-                buf.clear();
-            }
-            if closed {
-                break;
-            }
-            ctx.stats.latency.record(started.elapsed());
-        }
-        if let Some(mut conn) = peer.conn.take() {
-            // A clean end of stream for the peer.
-            let _ = conn.shutdown().await;
-        }
-        Ok(())
+        sink_loop::run(peer, ctx).await
     }
 }
 
-/// The connection to the peer, made and remade on demand.
+/// The connection to the peer, made and remade on demand, and the lines
+/// not yet written to it.
 struct Peer {
     address: String,
     stage: String,
     conn: Option<TcpStream>,
-    /// Consecutive failed attempts (connects or writes).
-    failures: u32,
-    /// The retry budget and backoff.
-    retry: RetryPolicy,
+    /// Consecutive failed attempts (connects or writes) against the budget.
+    retries: Retries,
+    /// The budget, for the give-up message.
+    attempts: u32,
     /// Where retries are counted (visible in /metrics).
     stats: std::sync::Arc<crate::kit::counters::StageStats>,
+    /// How events become lines.
+    codec: Codec,
+    /// Encoded lines not yet written.
+    buf: Vec<u8>,
+}
+
+impl Chunk for Peer {
+    // The tcp sink's busy time has always included its waits on the peer.
+    const BUSY_INCLUDES_WRITE: bool = true;
+
+    fn encode(&mut self, event: &Event) {
+        event.encode(self.codec, &mut self.buf);
+    }
+
+    fn is_full(&self) -> bool {
+        self.buf.len() >= WRITE_CHUNK
+    }
+
+    fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    async fn write(&mut self, _ctx: &SinkContext, _idle: bool) -> Outcome {
+        let buf = std::mem::take(&mut self.buf);
+        let written = self.write_all(&buf).await;
+        self.buf = buf;
+        match written {
+            Ok(()) => Outcome::Written {
+                bytes: self.buf.len() as u64,
+            },
+            Err(e) => Outcome::Failed {
+                log: format!("giving up after {} attempts: {e}", self.attempts),
+                reason: e,
+            },
+        }
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+    }
+
+    async fn finish(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            // A clean end of stream for the peer.
+            let _ = conn.shutdown().await;
+        }
+    }
 }
 
 impl Peer {
     /// Writes `buf` whole, reconnecting as needed, until the retry budget
     /// is spent; a batch cut by a broken connection is sent again whole.
     async fn write_all(&mut self, buf: &[u8]) -> Result<(), String> {
-        self.failures = 0;
+        self.retries.reset();
         loop {
-            if self.retry.exhausted(self.failures) {
+            if self.retries.exhausted() {
                 return Err(format!("cannot deliver to {}", self.address));
             }
             if self.conn.as_ref().is_some_and(peer_closed) {
@@ -151,12 +142,12 @@ impl Peer {
                 {
                     Ok(Ok(conn)) => {
                         let _ = conn.set_nodelay(true);
-                        if self.failures > 0 {
+                        if self.retries.failures() > 0 {
                             tracing::info!(
                                 "sink `{}`: connected to {} after {} failed attempts",
                                 self.stage,
                                 self.address,
-                                self.failures
+                                self.retries.failures()
                             );
                         }
                         self.conn = Some(conn);
@@ -176,7 +167,7 @@ impl Peer {
             let conn = self.conn.as_mut().expect("connected just above");
             match conn.write_all(buf).await {
                 Ok(()) => {
-                    self.failures = 0;
+                    self.retries.reset();
                     return Ok(());
                 }
                 Err(e) => {
@@ -191,22 +182,20 @@ impl Peer {
     /// Logs a failure (the first of a run loudly, then every tenth) and waits
     /// the backoff.
     async fn fail(&mut self, what: &str) {
-        self.failures = self.failures.saturating_add(1);
         self.stats.retries.fetch_add(1, Relaxed);
-        if self.retry.exhausted(self.failures) {
+        let Some(wait) = self.retries.failed() else {
             tracing::warn!(
                 "sink `{}`: {what} (attempt {}); no retry left",
                 self.stage,
-                self.failures
+                self.retries.failures()
             );
             return;
-        }
-        let wait = self.retry.backoff(self.failures, &mut rand::rng());
-        if self.failures == 1 || self.failures.is_multiple_of(10) {
+        };
+        if self.retries.loud() {
             tracing::warn!(
                 "sink `{}`: {what} (attempt {}); retrying in {wait:?}",
                 self.stage,
-                self.failures
+                self.retries.failures()
             );
         } else {
             tracing::debug!("sink `{}`: {what}; retrying in {wait:?}", self.stage);
@@ -227,5 +216,38 @@ fn peer_closed(conn: &TcpStream) -> bool {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
             Err(_) => return true,
         }
+    }
+}
+
+impl crate::sinks::SinkKind for TcpSinkConfig {
+    /// Checks the address's form (the peer may well be down at start).
+    fn validate(&self) -> Vec<crate::sinks::Problem> {
+        let mut out = self.retry.validate();
+        if let Err(e) = crate::kit::net::check_address(&self.address) {
+            out.push((None, e));
+        }
+        out
+    }
+
+    fn build(
+        &self,
+        _opening: &crate::sinks::Opening<'_>,
+    ) -> anyhow::Result<crate::sinks::SinkTask> {
+        use crate::sinks::SinkTask;
+        Ok(SinkTask(Box::new(self.clone())))
+    }
+
+    fn describe(&self) -> String {
+        format!("tcp {}", self.address)
+    }
+}
+
+impl crate::sinks::RunSink for TcpSinkConfig {
+    fn run(
+        self: Box<Self>,
+        ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        handle.block_on(TcpSinkConfig::run(*self, ctx))
     }
 }

@@ -1,29 +1,24 @@
-//! The write loop shared by line-oriented sinks (`stdout`, `file`).
+//! The line-oriented output of the `stdout` and `file` sinks, plugged into
+//! the shared [`sink_loop`] (which holds, batches and gives up).
 //!
-//! Batches are encoded into one buffer, written once it holds `capacity`
-//! events or 256 KiB, or when the input goes idle (then flushed too), so a
-//! quiet stream is never held back and the sink never hides more events
-//! than its edge would. The events stay held until their bytes are written:
-//! only then are they acknowledged to their sources. A failed write is
-//! retried with backoff; once the retries are spent the events go to the
-//! sink's `errors` output (and a file is cut back to its last good length).
-//! An output closed by its reader (EPIPE) is gone for good: the sink stops
-//! with an error (or, for `sluice filter`, quietly) and what it had not
-//! written fails its batches.
+//! A chunk of lines is written whole, flushed when the input goes idle; a
+//! failed write is retried with backoff from where it stopped; once the
+//! retries are spent a file is cut back to its last good length. An output
+//! closed by its reader (EPIPE) is gone for good: the sink stops with an
+//! error (or, for `sluice filter`, quietly) and what it had not written
+//! fails its batches. An ordered file sink marks each acknowledged source
+//! batch with the file length its events end at (effectively-once output).
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::kit::ack::Ack;
 use crate::kit::codec::Codec;
-use crate::kit::retry::RetryPolicy;
+use crate::kit::event::Event;
+use crate::kit::retry::{Retries, RetryPolicy};
 use crate::sinks::SinkContext;
-use crate::sinks::held::Held;
-
-/// Buffered output is written once it exceeds this many bytes.
-const WRITE_CHUNK: usize = 256 * 1024;
+use crate::sinks::sink_loop::{self, Chunk, Outcome, WRITE_CHUNK};
 
 /// Where the lines go.
 pub enum Output {
@@ -86,117 +81,17 @@ impl LineWriter {
         Ok(())
     }
 
-    /// Drains the input into the output.
-    pub fn run(
-        mut self,
-        mut ctx: SinkContext,
-        handle: &tokio::runtime::Handle,
-    ) -> anyhow::Result<()> {
-        // The checkpoint counts lengths marked with this incarnation's key only.
-        let name: Arc<str> = ctx.mark_key.clone();
-        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK * 2);
-        let mut held = Held::default();
-        let mut ends: Vec<(Ack, usize)> = Vec::new();
-        loop {
-            let next = handle.block_on(ctx.input.recv());
-            let last = next.is_none();
-            if let Some(batch) = next {
-                let started = std::time::Instant::now();
-                ctx.stats.events_in.fetch_add(batch.len() as u64, Relaxed);
-                for e in &batch.events {
-                    e.encode(self.codec, &mut buf);
-                    // Where each source batch's events end in the output:
-                    // a checkpoint records exactly that length with it.
-                    if let Some(a) = &e.ack {
-                        match ends.last_mut() {
-                            Some((last, end)) if last.same_batch(a) => *end = buf.len(),
-                            _ => ends.push((a.clone(), buf.len())),
-                        }
-                    }
-                }
-                held.extend(batch.events);
-                ctx.stats.latency.record(started.elapsed());
-            }
-            let full = held.len() >= ctx.capacity || buf.len() >= WRITE_CHUNK;
-            let idle = last || ctx.input.is_idle();
-            if !(full || idle) || (held.is_empty() && buf.is_empty()) {
-                if last {
-                    break;
-                }
-                continue;
-            }
-            let n = held.len() as u64;
-            let start_len = match &self.out {
-                Output::File { len, .. } => *len,
-                Output::Stdout(_) => 0,
-            };
-            match self.write_retrying(&buf, idle, &ctx.name, handle, &ctx.stats) {
-                Written::Ok => {
-                    ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
-                    ctx.stats.events_out.fetch_add(n, Relaxed);
-                    if let Output::File { marks: true, .. } = &self.out {
-                        for (ack, end) in &ends {
-                            ack.mark(&name, start_len + *end as u64);
-                        }
-                    }
-                    // Written: dropping the events and handles acknowledges them.
-                    ends.clear();
-                    held.delivered();
-                }
-                Written::Closed => {
-                    // Dropping `held` fails what it holds; dropping `ctx`
-                    // fails what is still queued and stops the upstream.
-                    ctx.in_flight.sub(n);
-                    if self.quiet_close {
-                        // What is queued fails here, without the warning
-                        // dropping `ctx` would log: a normal end.
-                        let queued =
-                            crate::sinks::held::drain_failed(&mut ctx.input, &ctx.in_flight);
-                        tracing::debug!(stage = %ctx.name, queued, "output closed by the reader");
-                        return Ok(());
-                    }
-                    anyhow::bail!(
-                        "{} was closed by its reader (broken pipe); unwritten events: {n}",
-                        self.what
-                    );
-                }
-                Written::Failed(e) => {
-                    tracing::error!(
-                        "sink `{}`: writing {} failed after {} attempts: {e}; {n} events go to `{}.errors`",
-                        ctx.name,
-                        self.what,
-                        self.retry.attempts,
-                        ctx.name
-                    );
-                    ends.clear();
-                    let reason = format!("writing {} failed: {e}", self.what);
-                    handle.block_on(ctx.give_up(held.take(), &reason));
-                }
-            }
-            ctx.in_flight.sub(n);
-            buf.clear();
-            if last {
-                break;
-            }
-        }
-        Ok(())
-    }
-
     /// Writes `buf` whole, retrying what is left after a failure.
-    fn write_retrying(
+    async fn write_retrying(
         &mut self,
         buf: &[u8],
         flush: bool,
         stage: &str,
-        handle: &tokio::runtime::Handle,
         stats: &crate::kit::counters::StageStats,
     ) -> Written {
-        let start_len = match &self.out {
-            Output::File { len, .. } => *len,
-            Output::Stdout(_) => 0,
-        };
+        let start_len = self.length();
         let mut done = 0;
-        let mut failures = 0;
+        let mut retries = Retries::new(self.retry);
         loop {
             match self.write_some(&buf[done..], flush) {
                 Ok(()) => {
@@ -208,9 +103,8 @@ impl LineWriter {
                 Err((_, e)) if e.kind() == io::ErrorKind::BrokenPipe => return Written::Closed,
                 Err((wrote, e)) => {
                     done += wrote;
-                    failures += 1;
                     stats.retries.fetch_add(1, Relaxed);
-                    if self.retry.exhausted(failures) {
+                    let Some(wait) = retries.failed() else {
                         // Do not leave half a chunk behind: cut the file back.
                         if let Output::File { file, len, .. } = &mut self.out
                             && file.set_len(start_len).is_ok()
@@ -218,15 +112,23 @@ impl LineWriter {
                             *len = start_len;
                         }
                         return Written::Failed(e);
-                    }
-                    let wait = self.retry.backoff(failures, &mut rand::rng());
+                    };
                     tracing::warn!(
-                        "sink `{stage}`: writing {} failed ({e}); retry {failures} in {wait:?}",
-                        self.what
+                        "sink `{stage}`: writing {} failed ({e}); retry {} in {wait:?}",
+                        self.what,
+                        retries.failures()
                     );
-                    handle.block_on(tokio::time::sleep(wait));
+                    tokio::time::sleep(wait).await;
                 }
             }
+        }
+    }
+
+    /// The file's length so far (0 for stdout).
+    fn length(&self) -> u64 {
+        match &self.out {
+            Output::File { len, .. } => *len,
+            Output::Stdout(_) => 0,
         }
     }
 
@@ -254,5 +156,101 @@ impl LineWriter {
             w.flush().map_err(|e| (done, e))?;
         }
         Ok(())
+    }
+}
+
+/// A [`LineWriter`] running: the lines not yet written and where each
+/// source batch's events end among them.
+struct Lines {
+    /// The output.
+    out: LineWriter,
+    /// Encoded lines not yet written.
+    buf: Vec<u8>,
+    /// Where each source batch's events end in `buf`: a checkpoint records
+    /// exactly that length with it.
+    ends: Vec<(Ack, usize)>,
+}
+
+impl Chunk for Lines {
+    fn encode(&mut self, event: &Event) {
+        event.encode(self.out.codec, &mut self.buf);
+        if let Some(a) = &event.ack {
+            match self.ends.last_mut() {
+                Some((last, end)) if last.same_batch(a) => *end = self.buf.len(),
+                _ => self.ends.push((a.clone(), self.buf.len())),
+            }
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.buf.len() >= WRITE_CHUNK
+    }
+
+    fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    async fn write(&mut self, ctx: &SinkContext, idle: bool) -> Outcome {
+        let start_len = self.out.length();
+        let written = self
+            .out
+            .write_retrying(&self.buf, idle, &ctx.name, &ctx.stats)
+            .await;
+        match written {
+            Written::Ok => {
+                if let Output::File { marks: true, .. } = &self.out.out {
+                    // The checkpoint counts lengths marked with this
+                    // incarnation's key only.
+                    for (ack, end) in &self.ends {
+                        ack.mark(&ctx.mark_key, start_len + *end as u64);
+                    }
+                }
+                self.ends.clear();
+                Outcome::Written {
+                    bytes: self.buf.len() as u64,
+                }
+            }
+            Written::Closed => Outcome::Closed {
+                quiet: self.out.quiet_close,
+                what: self.out.what.clone(),
+            },
+            Written::Failed(e) => {
+                self.ends.clear();
+                Outcome::Failed {
+                    log: format!(
+                        "writing {} failed after {} attempts: {e}",
+                        self.out.what, self.out.retry.attempts
+                    ),
+                    reason: format!("writing {} failed: {e}", self.out.what),
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+    }
+}
+
+impl crate::sinks::RunSink for LineWriter {
+    fn run(
+        self: Box<Self>,
+        ctx: SinkContext,
+        handle: &tokio::runtime::Handle,
+    ) -> anyhow::Result<()> {
+        let lines = Lines {
+            out: *self,
+            buf: Vec::with_capacity(WRITE_CHUNK * 2),
+            ends: Vec::new(),
+        };
+        handle.block_on(sink_loop::run(lines, ctx))
+    }
+
+    fn checkpoint_length(&self) -> Option<u64> {
+        LineWriter::checkpoint_length(self)
+    }
+
+    fn resync_length(&mut self) -> io::Result<()> {
+        LineWriter::resync_length(self)
     }
 }

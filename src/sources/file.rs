@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,49 +83,6 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 }
 
 impl FileConfig {
-    /// Checks that every pattern is a valid glob.
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        let mut out = Vec::new();
-        if self.path.is_empty() {
-            out.push((
-                None,
-                "`path` is empty: give at least one file or glob".to_string(),
-            ));
-        }
-        for p in &self.path {
-            if let Err(e) = glob::Pattern::new(p) {
-                out.push((None, format!("invalid glob `{p}` in `path`: {e}")));
-            }
-        }
-        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
-        if let Some(replay) = &self.replay {
-            out.extend(replay.validate());
-            if self.follow {
-                out.push((
-                    None,
-                    "`replay` reads recorded files to their end; it cannot be combined with `follow = true`"
-                        .to_string(),
-                ));
-            }
-        }
-        out
-    }
-
-    /// A one-line description for the graph output.
-    pub fn describe(&self) -> String {
-        let paths = self.path.join(", ");
-        match &self.replay {
-            None => format!("file {paths}"),
-            Some(r) => {
-                let speed = r
-                    .speed
-                    .as_ref()
-                    .map_or("unpaced".into(), |s| format!("speed {}", s.get_ref()));
-                format!("file {paths} (replay by {}, {speed})", r.timestamp_field)
-            }
-        }
-    }
-
     /// Expands the globs now, so that a path matching nothing is an error
     /// before the pipeline starts.
     pub fn open(&self) -> anyhow::Result<OpenFiles> {
@@ -459,4 +415,59 @@ fn wait(ctx: &SourceContext, handle: &tokio::runtime::Handle) -> bool {
             () = shutdown.recv() => false,
         }
     })
+}
+
+impl crate::sources::SourceKind for FileConfig {
+    /// Checks that every pattern is a valid glob.
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        let mut out = Vec::new();
+        if self.path.is_empty() {
+            out.push((
+                None,
+                "`path` is empty: give at least one file or glob".to_string(),
+            ));
+        }
+        for p in &self.path {
+            if let Err(e) = glob::Pattern::new(p) {
+                out.push((None, format!("invalid glob `{p}` in `path`: {e}")));
+            }
+        }
+        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        if let Some(replay) = &self.replay {
+            out.extend(replay.validate());
+            if self.follow {
+                out.push((
+                    None,
+                    "`replay` reads recorded files to their end; it cannot be combined with `follow = true`"
+                        .to_string(),
+                ));
+            }
+        }
+        out
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.open()?))
+    }
+
+    /// A one-line description for the graph output.
+    fn describe(&self) -> String {
+        let paths = self.path.join(", ");
+        match &self.replay {
+            None => format!("file {paths}"),
+            Some(r) => {
+                let speed = r
+                    .speed
+                    .as_ref()
+                    .map_or("unpaced".into(), |s| format!("speed {}", s.get_ref()));
+                format!("file {paths} (replay by {}, {speed})", r.timestamp_field)
+            }
+        }
+    }
+}
+
+impl crate::sources::RunSource for OpenFiles {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(OpenFiles::run(*self, ctx))
+    }
 }

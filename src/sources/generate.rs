@@ -1,7 +1,6 @@
 //! `type = "generate"`: synthetic log events drawn from the pipeline seed, for
 //! demos, tests and benchmarks. The same seed always gives the same events.
 
-use std::ops::Range;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -46,16 +45,6 @@ const MESSAGES: &[&str] = &[
 const BASE_TS_MS: i64 = 1_767_225_600_000;
 
 impl GenerateConfig {
-    /// Checks `rate`: the pacing divides by it and turns the quotient into
-    /// a duration, which must stay within what clocks hold.
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        self.rate
-            .and_then(|r| limits::rate("rate", r))
-            .map(|m| (None, m))
-            .into_iter()
-            .collect()
-    }
-
     /// Produces the events, paced by `rate` when set.
     pub async fn run(self, mut ctx: SourceContext) -> anyhow::Result<()> {
         let mut rng = StdRng::seed_from_u64(ctx.seed ^ name_hash(&ctx.name));
@@ -169,6 +158,35 @@ fn int(mut n: u64, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(&digits[i..]);
+}
+
+impl crate::sources::SourceKind for GenerateConfig {
+    /// Checks `rate`: the pacing divides by it and turns the quotient into
+    /// a duration, which must stay within what clocks hold.
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        self.rate
+            .and_then(|r| limits::rate("rate", r))
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.clone()))
+    }
+
+    fn describe(&self) -> String {
+        match self.count {
+            Some(n) => format!("generate {n}"),
+            None => "generate".into(),
+        }
+    }
+}
+
+impl crate::sources::RunSource for GenerateConfig {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(GenerateConfig::run(*self, ctx))
+    }
 }
 
 #[cfg(test)]

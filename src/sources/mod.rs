@@ -1,5 +1,6 @@
-//! Sources: where events enter the graph. One file per kind; [`SourceConfig`]
-//! is the registry that maps a `type` to its configuration and task.
+//! Sources: where events enter the graph. One file per kind, implementing
+//! [`SourceKind`] (settings) and [`RunSource`] (the opened task); [`KINDS`]
+//! is the registry that maps a `type` to its kind.
 
 pub mod file;
 pub mod generate;
@@ -12,7 +13,9 @@ pub mod tcp;
 pub mod udp;
 pub mod unix;
 
+use std::future::Future;
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -25,135 +28,80 @@ use crate::kit::event::Event;
 use crate::kit::shutdown::Shutdown;
 use crate::kit::source_outputs::SourceOutputs;
 
-/// The configuration of one source, by `type`.
-#[derive(Debug, Clone)]
-pub enum SourceConfig {
-    /// `type = "stdin"`
-    Stdin(stdin::StdinConfig),
-    /// `type = "file"`
-    File(file::FileConfig),
-    /// `type = "generate"`
-    Generate(generate::GenerateConfig),
-    /// `type = "tcp"`
-    Tcp(tcp::TcpConfig),
-    /// `type = "udp"`
-    Udp(udp::UdpConfig),
-    /// `type = "unix"`
-    Unix(unix::UnixConfig),
-    /// `type = "redis_stream"`
-    RedisStream(redis_stream::RedisStreamConfig),
-}
-
-/// Every source `type`, for messages.
-pub const TYPES: &[&str] = &[
-    "stdin",
-    "file",
-    "generate",
-    "tcp",
-    "udp",
-    "unix",
-    "redis_stream",
+/// Every source `type` and how to read its table: a new kind is one line
+/// here and one file implementing [`SourceKind`].
+pub const KINDS: &[(&str, Parse)] = &[
+    ("stdin", parse_as::<stdin::StdinConfig>),
+    ("file", parse_as::<file::FileConfig>),
+    ("generate", parse_as::<generate::GenerateConfig>),
+    ("tcp", parse_as::<tcp::TcpConfig>),
+    ("udp", parse_as::<udp::UdpConfig>),
+    ("unix", parse_as::<unix::UnixConfig>),
+    ("redis_stream", parse_as::<redis_stream::RedisStreamConfig>),
 ];
 
-/// Parses the kind-specific keys of a `[sources.NAME]` table of `type`.
-/// `None` when the type is unknown.
-pub fn parse(
-    type_name: &str,
+/// A problem in a setting: where (a span in the config text, or the whole
+/// stage when `None`) and what.
+pub type Problem = (Option<Range<usize>>, String);
+
+/// Reads the kind-specific keys of a `[sources.NAME]` table (the kind's own
+/// `deny_unknown_fields` struct, so a typo is reported at the typo).
+pub type Parse = fn(toml::de::ValueDeserializer<'_>) -> Result<SourceConfig, toml::de::Error>;
+
+fn parse_as<T: SourceKind + DeserializeOwned + Clone + 'static>(
     table: toml::de::ValueDeserializer<'_>,
-) -> Option<Result<SourceConfig, toml::de::Error>> {
-    fn de<T: DeserializeOwned>(t: toml::de::ValueDeserializer<'_>) -> Result<T, toml::de::Error> {
-        T::deserialize(t)
-    }
-    Some(match type_name {
-        "stdin" => de(table).map(SourceConfig::Stdin),
-        "file" => de(table).map(SourceConfig::File),
-        "generate" => de(table).map(SourceConfig::Generate),
-        "tcp" => de(table).map(SourceConfig::Tcp),
-        "udp" => de(table).map(SourceConfig::Udp),
-        "unix" => de(table).map(SourceConfig::Unix),
-        "redis_stream" => de(table).map(SourceConfig::RedisStream),
-        _ => return None,
-    })
+) -> Result<SourceConfig, toml::de::Error> {
+    T::deserialize(table).map(|c| Box::new(c) as SourceConfig)
 }
 
-impl SourceConfig {
+/// The configuration of one source, whatever its `type`.
+pub type SourceConfig = Box<dyn SourceKind>;
+
+/// What every source kind's configuration does, so that the loader, the
+/// builder and the graph output need not know the kinds.
+pub trait SourceKind: std::fmt::Debug + Send + Sync + CloneSource {
     /// Problems in the settings that types alone do not catch.
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        match self {
-            SourceConfig::Generate(g) => g.validate(),
-            SourceConfig::File(f) => f.validate(),
-            SourceConfig::Stdin(c) => c.validate(),
-            SourceConfig::Tcp(c) => c.validate(),
-            SourceConfig::Udp(c) => c.validate(),
-            SourceConfig::Unix(c) => c.validate(),
-            SourceConfig::RedisStream(c) => c.validate(),
-        }
-    }
+    fn validate(&self) -> Vec<Problem>;
 
     /// Opens what the source reads, so that a missing file fails before
     /// anything starts; returns the task to run.
-    pub fn build(&self) -> anyhow::Result<SourceTask> {
-        Ok(match self {
-            SourceConfig::Stdin(c) => SourceTask::Stdin(c.clone()),
-            SourceConfig::File(c) => SourceTask::File(c.open()?),
-            SourceConfig::Generate(c) => SourceTask::Generate(c.clone()),
-            SourceConfig::Tcp(c) => SourceTask::Tcp(c.bind()?),
-            SourceConfig::Udp(c) => SourceTask::Udp(c.bind()?),
-            SourceConfig::Unix(c) => SourceTask::Unix(c.bind()?),
-            SourceConfig::RedisStream(c) => SourceTask::RedisStream(Box::new(c.open()?)),
-        })
-    }
+    fn build(&self) -> anyhow::Result<SourceTask>;
 
-    /// Largest batch this source should send (`None`: the pipeline default).
-    pub fn describe(&self) -> String {
-        match self {
-            SourceConfig::Stdin(_) => "stdin".into(),
-            SourceConfig::File(f) => f.describe(),
-            SourceConfig::Generate(g) => match g.count {
-                Some(n) => format!("generate {n}"),
-                None => "generate".into(),
-            },
-            SourceConfig::Tcp(c) => format!("tcp {}", c.address),
-            SourceConfig::Udp(c) => format!("udp {}", c.address),
-            SourceConfig::Unix(c) => format!("unix {}", c.path.display()),
-            SourceConfig::RedisStream(c) => format!("redis_stream {} group {}", c.stream, c.group),
-        }
+    /// A one-line description for the graph output.
+    fn describe(&self) -> String;
+}
+
+/// Clones a boxed [`SourceKind`] (a [`Config`](crate::config::Config) is
+/// cloned on reload); implemented for every `Clone` kind.
+pub trait CloneSource {
+    /// A boxed copy.
+    fn clone_box(&self) -> SourceConfig;
+}
+
+impl<T: SourceKind + Clone + 'static> CloneSource for T {
+    fn clone_box(&self) -> SourceConfig {
+        Box::new(self.clone())
     }
 }
 
-/// A source ready to run.
-pub enum SourceTask {
-    /// Reads standard input.
-    Stdin(stdin::StdinConfig),
-    /// Reads the files it matched at build time.
-    File(file::OpenFiles),
-    /// Synthesises events.
-    Generate(generate::GenerateConfig),
-    /// Accepts TCP connections on its bound socket.
-    Tcp(tcp::TcpSource),
-    /// Receives datagrams on its bound socket.
-    Udp(udp::UdpSource),
-    /// Accepts connections on its Unix socket.
-    Unix(unix::UnixSource),
-    /// Reads a Redis stream as a consumer of a group.
-    RedisStream(Box<redis_stream::RedisStreamSource>),
+impl Clone for SourceConfig {
+    fn clone(&self) -> Self {
+        (**self).clone_box()
+    }
 }
 
-impl SourceTask {
+/// The future a source runs as.
+pub type SourceRun = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// A source ready to run: what [`SourceKind::build`] opened.
+pub trait RunSource: Send {
     /// Runs the source until its input ends, shutdown is requested, or
     /// nothing downstream is left.
-    pub async fn run(self, ctx: SourceContext) -> anyhow::Result<()> {
-        match self {
-            SourceTask::Stdin(c) => c.run(ctx).await,
-            SourceTask::File(f) => f.run(ctx).await,
-            SourceTask::Generate(g) => g.run(ctx).await,
-            SourceTask::Tcp(s) => s.run(ctx).await,
-            SourceTask::Udp(s) => s.run(ctx).await,
-            SourceTask::Unix(s) => s.run(ctx).await,
-            SourceTask::RedisStream(s) => s.run(ctx).await,
-        }
-    }
+    fn run(self: Box<Self>, ctx: SourceContext) -> SourceRun;
 }
+
+/// A built source, whatever its kind.
+pub type SourceTask = Box<dyn RunSource>;
 
 /// What a running source needs: its outputs, its counters and the stop signal.
 #[derive(Clone)]

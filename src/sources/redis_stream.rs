@@ -35,7 +35,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 
 use crate::kit::retry::RetryPolicy;
@@ -54,19 +53,6 @@ const RECONNECT: RetryPolicy = RetryPolicy {
     initial: Duration::from_millis(100),
     max: Duration::from_secs(5),
 };
-
-/// Opens a connection with timeouts that suit blocking reads.
-pub(crate) async fn connect(
-    client: &redis::Client,
-    response_timeout: Duration,
-) -> redis::RedisResult<MultiplexedConnection> {
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(5)))
-        .set_response_timeout(Some(response_timeout));
-    client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-}
 
 /// A `redis_stream` source ready to run.
 #[derive(Debug)]
@@ -116,5 +102,25 @@ impl RedisStreamSource {
         acker.await?;
         tracing::debug!("source `{}`: every batch read is acknowledged", ctx.name);
         Ok(())
+    }
+}
+
+impl crate::sources::SourceKind for RedisStreamConfig {
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        RedisStreamConfig::validate(self)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.open()?))
+    }
+
+    fn describe(&self) -> String {
+        format!("redis_stream {} group {}", self.stream, self.group)
+    }
+}
+
+impl crate::sources::RunSource for RedisStreamSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(RedisStreamSource::run(*self, ctx))
     }
 }

@@ -34,14 +34,6 @@ fn default_max_line() -> usize {
 }
 
 impl StdinConfig {
-    /// Checks `max_line_bytes`: the reader's buffer may grow to it.
-    pub fn validate(&self) -> Vec<(Option<std::ops::Range<usize>>, String)> {
-        crate::kit::limits::line_bytes(self.max_line_bytes)
-            .map(|m| (None, m))
-            .into_iter()
-            .collect()
-    }
-
     /// Reads stdin until EOF or shutdown.
     pub async fn run(self, mut ctx: SourceContext) -> anyhow::Result<()> {
         // Two chunks in the hand-over: enough to keep the reader busy while
@@ -130,5 +122,29 @@ impl Read for Chunks {
         out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+impl crate::sources::SourceKind for StdinConfig {
+    /// Checks `max_line_bytes`: the reader's buffer may grow to it.
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        crate::kit::limits::line_bytes(self.max_line_bytes)
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.clone()))
+    }
+
+    fn describe(&self) -> String {
+        "stdin".into()
+    }
+}
+
+impl crate::sources::RunSource for StdinConfig {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(StdinConfig::run(*self, ctx))
     }
 }

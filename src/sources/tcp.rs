@@ -2,7 +2,6 @@
 //! per connection, at most `max_connections` at once (see [`super::net`]).
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::ops::Range;
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -30,28 +29,6 @@ pub struct TcpConfig {
 }
 
 impl TcpConfig {
-    /// Checks the address's form and the limits.
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        let mut out = Vec::new();
-        if let Err(e) = check_address(&self.address) {
-            out.push((None, e));
-        }
-        // Bounded: the connection limit is a semaphore (which refuses
-        // huge counts) and each connection's buffer may grow to a line.
-        let max_connections = crate::kit::limits::MAX_CONNECTIONS;
-        out.extend(
-            crate::kit::limits::int_range(
-                "max_connections",
-                self.max_connections,
-                1,
-                max_connections,
-            )
-            .map(|m| (None, m)),
-        );
-        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
-        out
-    }
-
     /// Binds the listening socket now, so that a port in use fails the start.
     pub fn bind(&self) -> anyhow::Result<TcpSource> {
         let addr: SocketAddr = self
@@ -65,16 +42,6 @@ impl TcpConfig {
             listener,
             config: self.clone(),
         })
-    }
-}
-
-/// `HOST:PORT` with a numeric port.
-pub fn check_address(address: &str) -> Result<(), String> {
-    match address.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
-        _ => Err(format!(
-            "`address` must be HOST:PORT, e.g. \"127.0.0.1:9000\", got {address:?}"
-        )),
     }
 }
 
@@ -117,5 +84,43 @@ impl TcpSource {
             ctx,
         )
         .await
+    }
+}
+
+impl crate::sources::SourceKind for TcpConfig {
+    /// Checks the address's form and the limits.
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        let mut out = Vec::new();
+        if let Err(e) = crate::kit::net::check_address(&self.address) {
+            out.push((None, e));
+        }
+        // Bounded: the connection limit is a semaphore (which refuses
+        // huge counts) and each connection's buffer may grow to a line.
+        let max_connections = crate::kit::limits::MAX_CONNECTIONS;
+        out.extend(
+            crate::kit::limits::int_range(
+                "max_connections",
+                self.max_connections,
+                1,
+                max_connections,
+            )
+            .map(|m| (None, m)),
+        );
+        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        out
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.bind()?))
+    }
+
+    fn describe(&self) -> String {
+        format!("tcp {}", self.address)
+    }
+}
+
+impl crate::sources::RunSource for TcpSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(TcpSource::run(*self, ctx))
     }
 }

@@ -6,7 +6,6 @@
 //! `tcp` when every line matters.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::ops::Range;
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -32,16 +31,6 @@ pub struct UdpConfig {
 }
 
 impl UdpConfig {
-    /// Checks the address's form.
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        let mut out = Vec::new();
-        if let Err(e) = check_address(&self.address) {
-            out.push((None, e));
-        }
-        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
-        out
-    }
-
     /// Binds the socket now, so that a port in use fails the start.
     pub fn bind(&self) -> anyhow::Result<UdpSource> {
         let addr: SocketAddr = self
@@ -120,5 +109,31 @@ impl UdpSource {
             }
         }
         Ok(())
+    }
+}
+
+impl crate::sources::SourceKind for UdpConfig {
+    /// Checks the address's form.
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        let mut out = Vec::new();
+        if let Err(e) = check_address(&self.address) {
+            out.push((None, e));
+        }
+        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        out
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.bind()?))
+    }
+
+    fn describe(&self) -> String {
+        format!("udp {}", self.address)
+    }
+}
+
+impl crate::sources::RunSource for UdpSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(UdpSource::run(*self, ctx))
     }
 }

@@ -2,7 +2,6 @@
 //! connections, one task per connection, at most `max_connections` at once
 //! (see [`super::net`]).
 
-use std::ops::Range;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
@@ -32,28 +31,6 @@ pub struct UnixConfig {
 }
 
 impl UnixConfig {
-    /// Checks the limits.
-    pub fn validate(&self) -> Vec<(Option<Range<usize>>, String)> {
-        let mut out = Vec::new();
-        if self.path.as_os_str().is_empty() {
-            out.push((None, "`path` is empty".to_string()));
-        }
-        // Bounded: the connection limit is a semaphore (which refuses
-        // huge counts) and each connection's buffer may grow to a line.
-        let max_connections = crate::kit::limits::MAX_CONNECTIONS;
-        out.extend(
-            crate::kit::limits::int_range(
-                "max_connections",
-                self.max_connections,
-                1,
-                max_connections,
-            )
-            .map(|m| (None, m)),
-        );
-        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
-        out
-    }
-
     /// Creates and binds the socket file now, so that a bad path fails the start.
     pub fn bind(&self) -> anyhow::Result<UnixSource> {
         let path = &self.path;
@@ -121,5 +98,43 @@ impl UnixSource {
         .await;
         let _ = std::fs::remove_file(&path);
         served
+    }
+}
+
+impl crate::sources::SourceKind for UnixConfig {
+    /// Checks the limits.
+    fn validate(&self) -> Vec<crate::sources::Problem> {
+        let mut out = Vec::new();
+        if self.path.as_os_str().is_empty() {
+            out.push((None, "`path` is empty".to_string()));
+        }
+        // Bounded: the connection limit is a semaphore (which refuses
+        // huge counts) and each connection's buffer may grow to a line.
+        let max_connections = crate::kit::limits::MAX_CONNECTIONS;
+        out.extend(
+            crate::kit::limits::int_range(
+                "max_connections",
+                self.max_connections,
+                1,
+                max_connections,
+            )
+            .map(|m| (None, m)),
+        );
+        out.extend(crate::kit::limits::line_bytes(self.max_line_bytes).map(|m| (None, m)));
+        out
+    }
+
+    fn build(&self) -> anyhow::Result<crate::sources::SourceTask> {
+        Ok(Box::new(self.bind()?))
+    }
+
+    fn describe(&self) -> String {
+        format!("unix {}", self.path.display())
+    }
+}
+
+impl crate::sources::RunSource for UnixSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::sources::SourceRun {
+        Box::pin(UnixSource::run(*self, ctx))
     }
 }

@@ -104,7 +104,12 @@ pub fn build(
                 .collect::<anyhow::Result<_>>()
                 .map(Built::Transform),
             StageKind::Sink(c) => c
-                .build(&s.name, s.ordered, reloading, checkpoint)
+                .build(&crate::sinks::Opening {
+                    name: &s.name,
+                    ordered: s.ordered,
+                    reloading,
+                    checkpoint,
+                })
                 .map(Built::Sink),
         };
         built.push(b.with_context(|| format!("{} `{}`", s.role.as_str(), s.name))?);

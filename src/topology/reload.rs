@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, StageConfig, StageKind};
 use crate::kit::checkpoint::{Store, TrackedSink};
-use crate::sinks::{SinkConfig, SinkContext, SinkTask};
+use crate::sinks::{SinkContext, SinkTask};
 use crate::topology::builder::{Pieces, SourcePiece, build};
 use crate::topology::running::{Running, Task, open_source};
 use crate::topology::worker::Worker;
@@ -189,8 +189,8 @@ pub(super) fn track_sinks(
             continue;
         };
         let path = config.stages.iter().find_map(|s| match &s.kind {
-            StageKind::Sink(SinkConfig::File(f)) if s.name == ctx.name => {
-                Some(f.path.display().to_string())
+            StageKind::Sink(c) if s.name == ctx.name => {
+                c.checkpointed_path().map(|p| p.display().to_string())
             }
             _ => None,
         });

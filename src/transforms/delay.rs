@@ -29,16 +29,6 @@ pub struct DelayConfig {
 }
 
 impl DelayConfig {
-    /// A zero `timeout` could never be met: every event would fail.
-    pub fn validate(&self) -> Vec<crate::kit::limits::Problem> {
-        let min = Duration::from_millis(1);
-        self.timeout
-            .and_then(|t| crate::kit::limits::at_least("timeout", t, min))
-            .map(|m| (None, m))
-            .into_iter()
-            .collect()
-    }
-
     /// A delay stage.
     pub fn build(&self) -> Delay {
         Delay {
@@ -86,5 +76,31 @@ impl AsyncTransform for Delay {
                 }
             }
         })
+    }
+}
+
+impl crate::transforms::TransformKind for DelayConfig {
+    /// A zero `timeout` could never be met: every event would fail.
+    fn validate(&self, _text: &str) -> Vec<crate::kit::limits::Problem> {
+        let min = Duration::from_millis(1);
+        self.timeout
+            .and_then(|t| crate::kit::limits::at_least("timeout", t, min))
+            .map(|m| (None, m))
+            .into_iter()
+            .collect()
+    }
+
+    /// `delay` works event by event, so its workers share small batches.
+    fn batch_hint(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::transforms::Transform> {
+        use crate::transforms::Transform;
+        Ok(Transform::Async(Box::new(DelayConfig::build(self))))
+    }
+
+    fn describe(&self) -> String {
+        format!("delay {:?}+{:?}", self.duration, self.jitter)
     }
 }

@@ -72,3 +72,18 @@ impl SyncTransform for Filter {
         }
     }
 }
+
+impl crate::transforms::TransformKind for FilterConfig {
+    fn validate(&self, text: &str) -> Vec<crate::kit::limits::Problem> {
+        crate::transforms::check_program(text, &self.condition)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::transforms::Transform> {
+        use crate::transforms::Transform;
+        Ok(Transform::Sync(Box::new(FilterConfig::build(self)?)))
+    }
+
+    fn describe(&self) -> String {
+        format!("filter {}", self.condition.get_ref())
+    }
+}

@@ -128,3 +128,18 @@ impl SyncTransform for Jq {
         }
     }
 }
+
+impl crate::transforms::TransformKind for JqConfig {
+    fn validate(&self, text: &str) -> Vec<crate::kit::limits::Problem> {
+        crate::transforms::check_program(text, &self.program)
+    }
+
+    fn build(&self) -> anyhow::Result<crate::transforms::Transform> {
+        use crate::transforms::Transform;
+        Ok(Transform::Sync(Box::new(JqConfig::build(self)?)))
+    }
+
+    fn describe(&self) -> String {
+        format!("jq {}", self.program.get_ref())
+    }
+}

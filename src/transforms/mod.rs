@@ -1,5 +1,6 @@
 //! Transforms: stages between sources and sinks, run by N workers sharing one
-//! input edge. One file per kind; [`TransformConfig`] is the registry.
+//! input edge. One file per kind, implementing [`TransformKind`]; [`KINDS`]
+//! is the registry that maps a `type` to its kind.
 
 pub mod delay;
 pub mod filter;
@@ -18,101 +19,73 @@ use toml::Spanned;
 
 use crate::kit::event::{Event, mix_origin, name_hash};
 
-/// The configuration of one transform, by `type`.
-#[derive(Debug, Clone)]
-pub enum TransformConfig {
-    /// `type = "filter"`
-    Filter(filter::FilterConfig),
-    /// `type = "jq"`
-    Jq(jq::JqConfig),
-    /// `type = "sample"`
-    Sample(sample::SampleConfig),
-    /// `type = "delay"`
-    Delay(delay::DelayConfig),
-    /// `type = "route"`
-    Route(route::RouteConfig),
-    /// `type = "parse_regex"`
-    ParseRegex(parse_regex::ParseRegexConfig),
-}
+/// Every transform `type` and how to read its table: a new kind is one
+/// line here and one file implementing [`TransformKind`].
+pub const KINDS: &[(&str, Parse)] = &[
+    ("filter", parse_as::<filter::FilterConfig>),
+    ("jq", parse_as::<jq::JqConfig>),
+    ("sample", parse_as::<sample::SampleConfig>),
+    ("delay", parse_as::<delay::DelayConfig>),
+    ("route", parse_as::<route::RouteConfig>),
+    ("parse_regex", parse_as::<parse_regex::ParseRegexConfig>),
+];
 
-/// Every transform `type`, for messages.
-pub const TYPES: &[&str] = &["filter", "jq", "sample", "delay", "route", "parse_regex"];
+/// Reads the kind-specific keys of a `[transforms.NAME]` table (the kind's
+/// own `deny_unknown_fields` struct, so a typo is reported at the typo).
+pub type Parse = fn(toml::de::ValueDeserializer<'_>) -> Result<TransformConfig, toml::de::Error>;
 
-/// Parses the kind-specific keys of a `[transforms.NAME]` table of `type`.
-/// `None` when the type is unknown.
-pub fn parse(
-    type_name: &str,
+fn parse_as<T: TransformKind + DeserializeOwned + Clone + 'static>(
     table: toml::de::ValueDeserializer<'_>,
-) -> Option<Result<TransformConfig, toml::de::Error>> {
-    fn de<T: DeserializeOwned>(t: toml::de::ValueDeserializer<'_>) -> Result<T, toml::de::Error> {
-        T::deserialize(t)
-    }
-    Some(match type_name {
-        "filter" => de(table).map(TransformConfig::Filter),
-        "jq" => de(table).map(TransformConfig::Jq),
-        "sample" => de(table).map(TransformConfig::Sample),
-        "delay" => de(table).map(TransformConfig::Delay),
-        "route" => de(table).map(TransformConfig::Route),
-        "parse_regex" => de(table).map(TransformConfig::ParseRegex),
-        _ => return None,
-    })
+) -> Result<TransformConfig, toml::de::Error> {
+    T::deserialize(table).map(|c| Box::new(c) as TransformConfig)
 }
 
 pub use crate::kit::limits::Problem;
 
-impl TransformConfig {
+/// The configuration of one transform, whatever its `type`.
+pub type TransformConfig = Box<dyn TransformKind>;
+
+/// What every transform kind's configuration does, so that the loader, the
+/// builder and the graph output need not know the kinds.
+pub trait TransformKind: std::fmt::Debug + Send + Sync + CloneTransform {
     /// Problems in the settings that types alone do not catch (jq programs
-    /// that do not compile, rates out of range, …).
-    pub fn validate(&self, text: &str) -> Vec<Problem> {
-        match self {
-            TransformConfig::Filter(c) => check_program(text, &c.condition),
-            TransformConfig::Jq(c) => check_program(text, &c.program),
-            TransformConfig::Sample(c) => c.validate(),
-            TransformConfig::Delay(c) => c.validate(),
-            TransformConfig::Route(c) => c.validate(text),
-            TransformConfig::ParseRegex(c) => c.validate(),
-        }
-    }
+    /// that do not compile, rates out of range, …); `text` is the config,
+    /// for positions inside a program string.
+    fn validate(&self, text: &str) -> Vec<Problem>;
 
     /// Names of the regular output ports; `""` is the stage's own name.
-    pub fn output_ports(&self) -> Vec<String> {
-        match self {
-            TransformConfig::Route(c) => c.port_names(),
-            _ => vec![String::new()],
-        }
+    fn output_ports(&self) -> Vec<String> {
+        vec![String::new()]
     }
 
-    /// Largest input batch this stage wants (`delay` works event by event, so
-    /// its workers share small batches).
-    pub fn batch_hint(&self) -> Option<usize> {
-        match self {
-            TransformConfig::Delay(_) => Some(1),
-            _ => None,
-        }
+    /// Largest input batch this stage wants (`None`: the pipeline's).
+    fn batch_hint(&self) -> Option<usize> {
+        None
     }
 
     /// A fresh instance for one worker.
-    pub fn build(&self) -> anyhow::Result<Transform> {
-        Ok(match self {
-            TransformConfig::Filter(c) => Transform::Sync(Box::new(c.build()?)),
-            TransformConfig::Jq(c) => Transform::Sync(Box::new(c.build()?)),
-            TransformConfig::Sample(c) => Transform::Sync(Box::new(c.build())),
-            TransformConfig::Delay(c) => Transform::Async(Box::new(c.build())),
-            TransformConfig::Route(c) => Transform::Sync(Box::new(c.build()?)),
-            TransformConfig::ParseRegex(c) => Transform::Sync(Box::new(c.build()?)),
-        })
-    }
+    fn build(&self) -> anyhow::Result<Transform>;
 
     /// A one-line description for the graph output.
-    pub fn describe(&self) -> String {
-        match self {
-            TransformConfig::Filter(c) => format!("filter {}", c.condition.get_ref()),
-            TransformConfig::Jq(c) => format!("jq {}", c.program.get_ref()),
-            TransformConfig::Sample(c) => format!("sample {}", c.rate),
-            TransformConfig::Delay(c) => format!("delay {:?}+{:?}", c.duration, c.jitter),
-            TransformConfig::Route(c) => format!("route {}", c.port_names().join(", ")),
-            TransformConfig::ParseRegex(c) => format!("parse_regex {}", c.pattern.get_ref()),
-        }
+    fn describe(&self) -> String;
+}
+
+/// Clones a boxed [`TransformKind`] (a [`Config`](crate::config::Config) is
+/// cloned on reload); implemented for every `Clone` kind.
+pub trait CloneTransform {
+    /// A boxed copy.
+    fn clone_box(&self) -> TransformConfig;
+}
+
+impl<T: TransformKind + Clone + 'static> CloneTransform for T {
+    fn clone_box(&self) -> TransformConfig {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for TransformConfig {
+    fn clone(&self) -> Self {
+        (**self).clone_box()
     }
 }
 

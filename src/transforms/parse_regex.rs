@@ -14,7 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::kit::event::Event;
-use crate::transforms::{BatchCtx, PortBuffers, Problem, SyncTransform};
+use crate::transforms::{BatchCtx, PortBuffers, SyncTransform};
 
 /// Settings of a `parse_regex` transform.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,19 +28,6 @@ pub struct ParseRegexConfig {
 }
 
 impl ParseRegexConfig {
-    /// Checks that the pattern compiles and names at least one group.
-    pub fn validate(&self) -> Vec<Problem> {
-        let at = |s: &Spanned<String>| -> Option<Range<usize>> { Some(s.span()) };
-        match Regex::new(self.pattern.get_ref()) {
-            Err(e) => vec![(at(&self.pattern), format!("invalid `pattern`: {e}"))],
-            Ok(re) if re.capture_names().flatten().next().is_none() => vec![(
-                at(&self.pattern),
-                "`pattern` has no named group; name what to capture, e.g. (?P<level>\\w+)".into(),
-            )],
-            Ok(_) => Vec::new(),
-        }
-    }
-
     /// Compiles the pattern.
     pub fn build(&self) -> anyhow::Result<ParseRegex> {
         let regex = Regex::new(self.pattern.get_ref())?;
@@ -161,6 +148,30 @@ impl SyncTransform for ParseRegex {
     }
 }
 
+impl crate::transforms::TransformKind for ParseRegexConfig {
+    /// Checks that the pattern compiles and names at least one group.
+    fn validate(&self, _text: &str) -> Vec<crate::kit::limits::Problem> {
+        let at = |s: &Spanned<String>| -> Option<Range<usize>> { Some(s.span()) };
+        match Regex::new(self.pattern.get_ref()) {
+            Err(e) => vec![(at(&self.pattern), format!("invalid `pattern`: {e}"))],
+            Ok(re) if re.capture_names().flatten().next().is_none() => vec![(
+                at(&self.pattern),
+                "`pattern` has no named group; name what to capture, e.g. (?P<level>\\w+)".into(),
+            )],
+            Ok(_) => Vec::new(),
+        }
+    }
+
+    fn build(&self) -> anyhow::Result<crate::transforms::Transform> {
+        use crate::transforms::Transform;
+        Ok(Transform::Sync(Box::new(ParseRegexConfig::build(self)?)))
+    }
+
+    fn describe(&self) -> String {
+        format!("parse_regex {}", self.pattern.get_ref())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +181,7 @@ mod tests {
             pattern: Spanned::new(0..0, pattern.into()),
             field: field.map(Into::into),
         };
-        assert!(cfg.validate().is_empty());
+        assert!(crate::transforms::TransformKind::validate(&cfg, "").is_empty());
         let mut t = cfg.build().unwrap();
         let ctx = BatchCtx {
             stage: "p",

@@ -105,3 +105,22 @@ impl SyncTransform for Route {
         }
     }
 }
+
+impl crate::transforms::TransformKind for RouteConfig {
+    fn validate(&self, text: &str) -> Vec<crate::kit::limits::Problem> {
+        RouteConfig::validate(self, text)
+    }
+
+    fn output_ports(&self) -> Vec<String> {
+        self.port_names()
+    }
+
+    fn build(&self) -> anyhow::Result<crate::transforms::Transform> {
+        use crate::transforms::Transform;
+        Ok(Transform::Sync(Box::new(RouteConfig::build(self)?)))
+    }
+
+    fn describe(&self) -> String {
+        format!("route {}", self.port_names().join(", "))
+    }
+}

@@ -5,7 +5,7 @@ use rand::Rng;
 use serde::Deserialize;
 
 use crate::kit::event::Event;
-use crate::transforms::{BatchCtx, PortBuffers, Problem, SyncTransform};
+use crate::transforms::{BatchCtx, PortBuffers, SyncTransform};
 
 /// Settings of a `sample` transform.
 #[derive(Debug, Clone, Deserialize)]
@@ -16,18 +16,6 @@ pub struct SampleConfig {
 }
 
 impl SampleConfig {
-    /// Checks that `rate` is a probability.
-    pub fn validate(&self) -> Vec<Problem> {
-        if (0.0..=1.0).contains(&self.rate) {
-            Vec::new()
-        } else {
-            vec![(
-                None,
-                format!("`rate` must be between 0 and 1, got {}", self.rate),
-            )]
-        }
-    }
-
     /// A sampler.
     pub fn build(&self) -> Sample {
         Sample { rate: self.rate }
@@ -47,5 +35,28 @@ impl SyncTransform for Sample {
                 .into_iter()
                 .filter(|_| rng.random::<f64>() < self.rate),
         );
+    }
+}
+
+impl crate::transforms::TransformKind for SampleConfig {
+    /// Checks that `rate` is a probability.
+    fn validate(&self, _text: &str) -> Vec<crate::kit::limits::Problem> {
+        if (0.0..=1.0).contains(&self.rate) {
+            Vec::new()
+        } else {
+            vec![(
+                None,
+                format!("`rate` must be between 0 and 1, got {}", self.rate),
+            )]
+        }
+    }
+
+    fn build(&self) -> anyhow::Result<crate::transforms::Transform> {
+        use crate::transforms::Transform;
+        Ok(Transform::Sync(Box::new(SampleConfig::build(self))))
+    }
+
+    fn describe(&self) -> String {
+        format!("sample {}", self.rate)
     }
 }

@@ -7,8 +7,10 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 
-use super::{InFlight, RECONNECT, connect};
+use super::{InFlight, RECONNECT};
 use crate::kit::ack::{AckData, AckToken};
+use crate::kit::net::redis_connect as connect;
+use crate::kit::retry::Retries;
 
 /// Most entry ids acknowledged by one `XACK`.
 const ACK_CHUNK: usize = 10_000;
@@ -26,7 +28,7 @@ pub(super) async fn acknowledge(
 ) {
     let mut conn: Option<MultiplexedConnection> = None;
     let mut ids: Vec<String> = Vec::new();
-    let mut failures = 0u32;
+    let mut retries = Retries::new(RECONNECT);
     loop {
         if ids.is_empty() {
             match rx.recv().await {
@@ -47,8 +49,7 @@ pub(super) async fn acknowledge(
             match connect(&client, Duration::from_secs(10)).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
-                    failures += 1;
-                    ack_failed(&stage, failures, &e).await;
+                    ack_failed(&stage, &mut retries, &e).await;
                     continue;
                 }
             }
@@ -62,7 +63,7 @@ pub(super) async fn acknowledge(
             .await;
         match done {
             Ok(_) => {
-                failures = 0;
+                retries.reset();
                 let mut set = in_flight.lock().unwrap_or_else(|e| e.into_inner());
                 for id in ids.drain(..) {
                     set.remove(&id);
@@ -70,8 +71,7 @@ pub(super) async fn acknowledge(
             }
             Err(e) => {
                 conn = None;
-                failures += 1;
-                ack_failed(&stage, failures, &e).await;
+                ack_failed(&stage, &mut retries, &e).await;
             }
         }
     }
@@ -96,11 +96,15 @@ fn take_ids(token: AckToken, ids: &mut Vec<String>, in_flight: &InFlight, stage:
     ids.extend(v);
 }
 
-async fn ack_failed(stage: &str, failures: u32, e: &redis::RedisError) {
-    let wait = RECONNECT.backoff(failures, &mut rand::rng());
-    if failures == 1 || failures.is_multiple_of(10) {
+/// Counts a failed XACK, logs it (the first loudly, then every tenth) and
+/// waits the backoff.
+async fn ack_failed(stage: &str, retries: &mut Retries, e: &redis::RedisError) {
+    // `RECONNECT` never runs out of tries.
+    let wait = retries.failed().unwrap_or_else(|| retries.wait());
+    if retries.loud() {
         tracing::warn!(
-            "source `{stage}`: XACK failed: {e} (attempt {failures}); retrying in {wait:?}"
+            "source `{stage}`: XACK failed: {e} (attempt {}); retrying in {wait:?}",
+            retries.failures()
         );
     }
     tokio::time::sleep(wait).await;

@@ -12,10 +12,12 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 
 use super::reply::{Entry, as_string, into_array, parse_entries, parse_read};
-use super::{InFlight, RECONNECT, RedisStreamSource, connect};
+use super::{InFlight, RECONNECT, RedisStreamSource};
 use crate::kit::ack::{Ack, AckData, AckToken};
 use crate::kit::codec::{self, Codec, Line};
 use crate::kit::event::{Event, error_event};
+use crate::kit::net::redis_connect as connect;
+use crate::kit::retry::Retries;
 use crate::sources::SourceContext;
 
 /// Where the next read comes from.
@@ -39,7 +41,7 @@ impl RedisStreamSource {
         let response_timeout = c.block + Duration::from_secs(10);
         let claim_every = (c.claim_idle / 2).max(Duration::from_millis(50));
         let mut conn: Option<MultiplexedConnection> = None;
-        let mut failures = 0u32;
+        let mut retries = Retries::new(RECONNECT);
         let mut phase = Phase::New;
         let mut next_claim = Instant::now() + claim_every;
         let mut claim_cursor = "0-0".to_string();
@@ -51,19 +53,18 @@ impl RedisStreamSource {
             let Some(con) = conn.as_mut() else {
                 match self.start(response_timeout).await {
                     Ok(new) => {
+                        let failures = retries.reset();
                         if failures > 0 {
                             tracing::info!(
                                 "source `{}`: connected to redis after {failures} failed attempts",
                                 ctx.name
                             );
                         }
-                        failures = 0;
                         conn = Some(new);
                         phase = Phase::History("0".into());
                     }
                     Err(e) => {
-                        failures += 1;
-                        if !self.pause(ctx, failures, &format!("{e}")).await {
+                        if !self.pause(ctx, &mut retries, &format!("{e}")).await {
                             return;
                         }
                     }
@@ -123,8 +124,7 @@ impl RedisStreamSource {
                 }
                 Err(e) => {
                     conn = None;
-                    failures += 1;
-                    if !self.pause(ctx, failures, &format!("{e}")).await {
+                    if !self.pause(ctx, &mut retries, &format!("{e}")).await {
                         return;
                     }
                 }
@@ -159,16 +159,18 @@ impl RedisStreamSource {
         }
     }
 
-    /// Logs a failure (the first loudly, then every tenth) and waits the
-    /// backoff; false when shutdown came first.
-    async fn pause(&self, ctx: &mut SourceContext, failures: u32, what: &str) -> bool {
-        let wait = RECONNECT.backoff(failures, &mut rand::rng());
-        if failures == 1 || failures.is_multiple_of(10) {
+    /// Counts a failure, logs it (the first loudly, then every tenth) and
+    /// waits the backoff; false when shutdown came first.
+    async fn pause(&self, ctx: &mut SourceContext, retries: &mut Retries, what: &str) -> bool {
+        // `RECONNECT` never runs out of tries.
+        let wait = retries.failed().unwrap_or_else(|| retries.wait());
+        if retries.loud() {
             tracing::warn!(
-                "source `{}`: redis {}: {} (attempt {failures}); retrying in {wait:?}",
+                "source `{}`: redis {}: {} (attempt {}); retrying in {wait:?}",
                 ctx.name,
                 self.config.url,
-                self.config.url.scrub(what)
+                self.config.url.scrub(what),
+                retries.failures()
             );
         }
         let mut shutdown = ctx.shutdown.clone();
