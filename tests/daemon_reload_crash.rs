@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{read_report, stage, toml_path};
+use common::{Config, read_report, stage, toml_path};
 use daemon_support::{Daemon, PATIENCE, metric, scrape, wait_metric};
 
 const LINES: u64 = 24_000;
@@ -215,22 +215,14 @@ fn a_stage_added_by_a_reload_is_sampled_like_the_others() {
     let out = dir.path().join("out.jsonl");
     let cfg = dir.path().join("p.toml");
     let report = dir.path().join("report.json");
-    let base = format!(
-        r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-
-[sinks.out]
-type = "file"
-inputs = ["in"]
-path = {}
-"#,
-        toml_path(&out)
-    );
+    let base = Config::new()
+        .pipeline()
+        .set("metrics_address", "127.0.0.1:0")
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .sink("out", "file", &["in"])
+        .set("path", &out)
+        .text();
     std::fs::write(&cfg, &base).unwrap();
     let report_arg = report.to_str().unwrap();
     let mut daemon = Daemon::start(&cfg, &["--report", report_arg], &[]);

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{id_lines, sorted_ids, toml_path};
+use common::{Config, id_lines, raw, sorted_ids, toml_path};
 use serde_json::Value;
 
 /// How long a run that must end by itself may take.
@@ -289,36 +289,26 @@ fn padded_lines(n: u64) -> String {
 }
 
 fn disk_full_config(dir: &Path, full: &Path, dead_letters: bool) -> PathBuf {
-    let mut text = format!(
-        r#"
-[pipeline]
-data_dir = {state}
-capacity = 128
-
-[sources.app]
-type = "file"
-path = {input}
-
-[sinks.out]
-type = "file"
-inputs = ["app"]
-path = {out}
-retry = {{ attempts = 3, initial = "5ms", max = "10ms" }}
-"#,
-        state = toml_path(&dir.join("state")),
-        input = toml_path(&dir.join("in.jsonl")),
-        out = toml_path(&full.join("out.jsonl")),
-    );
+    let mut text = Config::new()
+        .pipeline()
+        .set("data_dir", &dir.join("state"))
+        .set("capacity", 128)
+        .source("app", "file")
+        .set("path", &dir.join("in.jsonl"))
+        .sink("out", "file", &["app"])
+        .set("path", &full.join("out.jsonl"))
+        .set(
+            "retry",
+            raw(r#"{ attempts = 3, initial = "5ms", max = "10ms" }"#),
+        )
+        .text();
     if dead_letters {
-        text.push_str(&format!(
-            r#"
-[sinks.dead]
-type = "file"
-inputs = ["out.errors"]
-path = {dead}
-"#,
-            dead = toml_path(&dir.join("dead.jsonl")),
-        ));
+        text.push_str(
+            &Config::new()
+                .sink("dead", "file", &["out.errors"])
+                .set("path", &dir.join("dead.jsonl"))
+                .text(),
+        );
     }
     common::write(dir, "p.toml", text)
 }

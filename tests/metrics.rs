@@ -7,7 +7,7 @@ mod daemon_support;
 use std::io::Write;
 use std::net::TcpStream;
 
-use common::{read_report, stage, toml_path, u64_of};
+use common::{Config, raw, read_report, stage, u64_of};
 use daemon_support::{Daemon, http_get, metric, scrape, wait_metric};
 
 #[test]
@@ -18,33 +18,19 @@ fn per_stage_counters_match_the_report() {
     let config = common::write(
         dir.path(),
         "p.toml",
-        format!(
-            r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-
-[transforms.keep]
-type = "filter"
-inputs = ["in"]
-condition = '.n % 3 != 0'
-workers = 2
-
-[transforms.shape]
-type = "jq"
-inputs = ["keep"]
-program = '{{n, tenth: (.n / 10 | floor)}}'
-
-[sinks.out]
-type = "file"
-inputs = ["shape"]
-path = {}
-"#,
-            toml_path(&out)
-        ),
+        Config::new()
+            .pipeline()
+            .set("metrics_address", "127.0.0.1:0")
+            .source("in", "tcp")
+            .set("address", "127.0.0.1:0")
+            .transform("keep", "filter", &["in"])
+            .set("condition", ".n % 3 != 0")
+            .set("workers", 2)
+            .transform("shape", "jq", &["keep"])
+            .set("program", "{n, tenth: (.n / 10 | floor)}")
+            .sink("out", "file", &["shape"])
+            .set("path", &out)
+            .text(),
     );
     let mut daemon = Daemon::start(&config, &["--report", report.to_str().unwrap()], &[]);
     let addr = daemon.listen_address("in", "tcp");
@@ -146,22 +132,18 @@ fn a_retrying_sink_shows_its_retries() {
     let config = common::write(
         dir.path(),
         "p.toml",
-        format!(
-            r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.gen]
-type = "generate"
-rate = 100
-
-[sinks.out]
-type = "tcp"
-inputs = ["gen"]
-address = "127.0.0.1:{port}"
-retry = {{ attempts = 1000, initial = "10ms", max = "20ms" }}
-"#
-        ),
+        Config::new()
+            .pipeline()
+            .set("metrics_address", "127.0.0.1:0")
+            .source("gen", "generate")
+            .set("rate", 100)
+            .sink("out", "tcp", &["gen"])
+            .set("address", format!("127.0.0.1:{port}"))
+            .set(
+                "retry",
+                raw(r#"{ attempts = 1000, initial = "10ms", max = "20ms" }"#),
+            )
+            .text(),
     );
     let mut daemon = Daemon::start(&config, &[], &[]);
     let metrics = daemon.metrics_address();

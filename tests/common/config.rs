@@ -104,6 +104,12 @@ impl From<String> for Toml {
     }
 }
 
+impl From<&String> for Toml {
+    fn from(s: &String) -> Self {
+        Toml(toml_str(s))
+    }
+}
+
 impl From<&Path> for Toml {
     fn from(p: &Path) -> Self {
         Toml(toml_path(p))
@@ -152,4 +158,4 @@ macro_rules! toml_integer {
     )*};
 }
 
-toml_integer!(i32, i64, u32, u64, usize);
+toml_integer!(i32, i64, u16, u32, u64, usize);
