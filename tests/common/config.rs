@@ -51,9 +51,14 @@ impl Config {
         self
     }
 
-    /// Appends TOML text as it is (for what the builder does not say).
+    /// Appends TOML text as it is (for what the builder does not say:
+    /// comments, keys written by the caller, whole tables), then a newline
+    /// if it lacks one.
     pub fn raw(mut self, text: &str) -> Self {
         self.text.push_str(text);
+        if !text.is_empty() && !text.ends_with('\n') {
+            self.text.push('\n');
+        }
         self
     }
 
