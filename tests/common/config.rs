@@ -140,6 +140,13 @@ impl<const N: usize> From<&[&str; N]> for Toml {
     }
 }
 
+impl<const N: usize> From<[PathBuf; N]> for Toml {
+    fn from(list: [PathBuf; N]) -> Self {
+        let items: Vec<String> = list.iter().map(|p| toml_path(p)).collect();
+        Toml(format!("[{}]", items.join(", ")))
+    }
+}
+
 impl From<bool> for Toml {
     fn from(b: bool) -> Self {
         Toml(b.to_string())
