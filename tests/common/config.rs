@@ -142,9 +142,26 @@ impl<const N: usize> From<&[&str; N]> for Toml {
 
 impl<const N: usize> From<[PathBuf; N]> for Toml {
     fn from(list: [PathBuf; N]) -> Self {
-        let items: Vec<String> = list.iter().map(|p| toml_path(p)).collect();
-        Toml(format!("[{}]", items.join(", ")))
+        paths(list.iter().map(PathBuf::as_path))
     }
+}
+
+impl From<&[PathBuf]> for Toml {
+    fn from(list: &[PathBuf]) -> Self {
+        paths(list.iter().map(PathBuf::as_path))
+    }
+}
+
+impl From<&[&Path]> for Toml {
+    fn from(list: &[&Path]) -> Self {
+        paths(list.iter().copied())
+    }
+}
+
+/// A TOML array of paths.
+fn paths<'a>(list: impl Iterator<Item = &'a Path>) -> Toml {
+    let items: Vec<String> = list.map(toml_path).collect();
+    Toml(format!("[{}]", items.join(", ")))
 }
 
 impl From<bool> for Toml {
