@@ -446,25 +446,17 @@ fn a_redis_batch_that_was_not_written_stays_pending() {
     let config = common::write(
         dir.path(),
         "p.toml",
-        format!(
-            r#"
-[pipeline]
-capacity = 256
-
-[sources.app]
-type = "redis_stream"
-url = "{url}"
-stream = "events"
-group = "workers"
-consumer = "one"
-block = "200ms"
-
-[sinks.out]
-type = "stdout"
-inputs = ["app"]
-"#,
-            url = redis.url()
-        ),
+        Config::new()
+            .pipeline()
+            .set("capacity", 256)
+            .source("app", "redis_stream")
+            .set("url", redis.url())
+            .set("stream", "events")
+            .set("group", "workers")
+            .set("consumer", "one")
+            .set("block", "200ms")
+            .sink("out", "stdout", &["app"])
+            .text(),
     );
     let (seen, capacity) = read_five_then_close(&config);
     let read = seen.iter().filter(|&&b| b == b'\n').count() as u64;
