@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Config, id_lines, raw, sorted_ids, toml_path};
+use common::{Config, id_lines, raw, sorted_ids};
 use serde_json::Value;
 
 /// How long a run that must end by itself may take.
@@ -108,19 +108,14 @@ fn closed_stdout(graph: &str) {
     let config = common::write(
         dir.path(),
         "p.toml",
-        format!(
-            r#"
-[pipeline]
-data_dir = {state}
-capacity = 256
-
-[sources.app]
-type = "file"
-path = {input}
-{graph}"#,
-            state = toml_path(&state),
-            input = toml_path(&input),
-        ),
+        Config::new()
+            .pipeline()
+            .set("data_dir", &state)
+            .set("capacity", 256)
+            .source("app", "file")
+            .set("path", &input)
+            .raw(graph)
+            .text(),
     );
     let (seen, capacity) = read_five_then_close(&config);
     let read_ids = sorted_ids(&seen);

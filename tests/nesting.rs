@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Config, describe, json_lines, mentions_line, sluice, toml_path, u64_of};
+use common::{Config, describe, json_lines, mentions_line, sluice, u64_of};
 use daemon_support::{Daemon, PATIENCE};
 use sluice::json::MAX_NESTING;
 
@@ -301,10 +301,10 @@ fn a_deep_redis_entry_is_an_error_event() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     let errors = dir.path().join("errors.jsonl");
-    let extra = format!(
-        "[sinks.errors]\ntype = \"file\"\ninputs = [\"in.errors\"]\npath = {}\n",
-        toml_path(&errors)
-    );
+    let extra = Config::new()
+        .sink("errors", "file", &["in.errors"])
+        .set("path", &errors)
+        .text();
     let config =
         redis_support::consumer_config(dir.path(), "d", &redis.url(), "s", "c1", &out, &extra);
     let mut daemon = Daemon::start(&config, &[], &[]);
