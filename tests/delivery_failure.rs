@@ -105,18 +105,14 @@ fn closed_stdout(graph: &str) {
     let dir = tempfile::tempdir().unwrap();
     let input = common::write(dir.path(), "in.jsonl", id_lines(TOTAL));
     let state = dir.path().join("state");
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        Config::new()
-            .pipeline()
-            .set("data_dir", &state)
-            .set("capacity", 256)
-            .source("app", "file")
-            .set("path", &input)
-            .raw(graph)
-            .text(),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("data_dir", &state)
+        .set("capacity", 256)
+        .source("app", "file")
+        .set("path", &input)
+        .raw(graph)
+        .write(dir.path(), "p.toml");
     let (seen, capacity) = read_five_then_close(&config);
     let read_ids = sorted_ids(&seen);
     let committed = checkpoint_line(&state, &input);
@@ -438,21 +434,17 @@ fn a_redis_batch_that_was_not_written_stays_pending() {
     let redis = redis_support::Redis::start();
     redis.fill("events", 0..TOTAL);
     let dir = tempfile::tempdir().unwrap();
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        Config::new()
-            .pipeline()
-            .set("capacity", 256)
-            .source("app", "redis_stream")
-            .set("url", redis.url())
-            .set("stream", "events")
-            .set("group", "workers")
-            .set("consumer", "one")
-            .set("block", "200ms")
-            .sink("out", "stdout", &["app"])
-            .text(),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("capacity", 256)
+        .source("app", "redis_stream")
+        .set("url", redis.url())
+        .set("stream", "events")
+        .set("group", "workers")
+        .set("consumer", "one")
+        .set("block", "200ms")
+        .sink("out", "stdout", &["app"])
+        .write(dir.path(), "p.toml");
     let (seen, capacity) = read_five_then_close(&config);
     let read = seen.iter().filter(|&&b| b == b'\n').count() as u64;
     // Shortest line: `{"n":0}\n`, 8 bytes.

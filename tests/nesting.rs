@@ -155,21 +155,17 @@ fn a_jq_transform_handles_values_at_the_limit() {
     let errors = dir.path().join("errors.jsonl");
     let program =
         "([walk(.) | ..] | length), ([paths] | length), (tojson | fromjson | tojson | length)";
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        Config::new()
-            .source("in", "file")
-            .set("path", &input)
-            .transform("deep", "jq", &["in"])
-            .set("program", program)
-            .set("workers", 2)
-            .sink("out", "file", &["deep"])
-            .set("path", &out_path)
-            .sink("errors", "file", &["in.errors"])
-            .set("path", &errors)
-            .text(),
-    );
+    let config = Config::new()
+        .source("in", "file")
+        .set("path", &input)
+        .transform("deep", "jq", &["in"])
+        .set("program", program)
+        .set("workers", 2)
+        .sink("out", "file", &["deep"])
+        .set("path", &out_path)
+        .sink("errors", "file", &["in.errors"])
+        .set("path", &errors)
+        .write(dir.path(), "p.toml");
     let out = sluice().args(["run", "-q"]).arg(&config).output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let n = MAX_NESTING as u64;
@@ -207,18 +203,14 @@ fn a_deep_line_from_one_tcp_client_hurts_nobody() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.jsonl");
     let errors = dir.path().join("errors.jsonl");
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        Config::new()
-            .source("in", "tcp")
-            .set("address", "127.0.0.1:0")
-            .sink("good", "file", &["in"])
-            .set("path", &good)
-            .sink("dead_letters", "file", &["in.errors"])
-            .set("path", &errors)
-            .text(),
-    );
+    let config = Config::new()
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .sink("good", "file", &["in"])
+        .set("path", &good)
+        .sink("dead_letters", "file", &["in.errors"])
+        .set("path", &errors)
+        .write(dir.path(), "p.toml");
     let mut daemon = Daemon::start(&config, &[], &[]);
     let addr = daemon.listen_address("in", "tcp");
 

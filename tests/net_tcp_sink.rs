@@ -54,20 +54,16 @@ fn a_peer_that_goes_away_is_replaced_by_a_reconnect() {
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        Config::new()
-            .pipeline()
-            .set("metrics_address", "127.0.0.1:0")
-            .source("in", "tcp")
-            .set("address", "127.0.0.1:0")
-            .set("codec", "text")
-            .sink("peer", "tcp", &["in"])
-            .set("address", &address)
-            .set("codec", "text")
-            .text(),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("metrics_address", "127.0.0.1:0")
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .set("codec", "text")
+        .sink("peer", "tcp", &["in"])
+        .set("address", &address)
+        .set("codec", "text")
+        .write(dir.path(), "p.toml");
     let mut daemon = Daemon::start(&config, &[], &[]);
     let input = daemon.listen_address("in", "tcp");
     let metrics = daemon.metrics_address();

@@ -217,16 +217,12 @@ fn bad_replay_settings_fail_check_with_the_key_named() {
         ),
         ("{ speed = 2.0 }", "timestamp_field"),
     ] {
-        let cfg = write(
-            dir.path(),
-            "bad.toml",
-            Config::new()
-                .source("rec", "file")
-                .set("path", &data)
-                .set("replay", raw(replay))
-                .sink("out", "blackhole", &["rec"])
-                .text(),
-        );
+        let cfg = Config::new()
+            .source("rec", "file")
+            .set("path", &data)
+            .set("replay", raw(replay))
+            .sink("out", "blackhole", &["rec"])
+            .write(dir.path(), "bad.toml");
         let out = sluice().arg("check").arg(&cfg).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{replay}: {}", describe(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -253,23 +249,19 @@ fn a_stopped_replay_resumes_after_what_it_delivered() {
     let a = write(dir.path(), "a.jsonl", a);
     let b = write(dir.path(), "b.jsonl", b);
     let out = dir.path().join("out.jsonl");
-    let cfg = write(
-        dir.path(),
-        "resume.toml",
-        Config::new()
-            .pipeline()
-            .set("data_dir", &dir.path().join("state"))
-            .source("rec", "file")
-            .set("path", [a.clone(), b.clone()])
-            .set(
-                "replay",
-                raw(r#"{ timestamp_field = "ts", speed = 4.0, merge = "timestamp" }"#),
-            )
-            .sink("out", "file", &["rec"])
-            .set("path", &out)
-            .set("ordered", true)
-            .text(),
-    );
+    let cfg = Config::new()
+        .pipeline()
+        .set("data_dir", &dir.path().join("state"))
+        .source("rec", "file")
+        .set("path", [a.clone(), b.clone()])
+        .set(
+            "replay",
+            raw(r#"{ timestamp_field = "ts", speed = 4.0, merge = "timestamp" }"#),
+        )
+        .sink("out", "file", &["rec"])
+        .set("path", &out)
+        .set("ordered", true)
+        .write(dir.path(), "resume.toml");
     // Stop the first run (SIGTERM: it drains what it sent) once some events
     // are out, well before the end.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sluice"))
