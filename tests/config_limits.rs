@@ -11,7 +11,7 @@ mod daemon_support;
 
 use std::time::{Duration, Instant};
 
-use common::{toml_path, write};
+use common::{Config, toml_path, write};
 use config_support::table::{self, Failures, Place};
 use config_support::{check_bad, pos, run_cmd};
 use daemon_support::{Daemon, PATIENCE};
@@ -269,45 +269,25 @@ fn many_workers_leave_the_follower_and_the_checkpoint_flusher_working() {
     let len = std::fs::metadata(&input).unwrap().len();
     let out = dir.path().join("out.jsonl");
     let data = dir.path().join("state");
-    let config = format!(
-        r#"
-[pipeline]
-data_dir = {data}
-capacity = 64
-
-[sources.app]
-type = "file"
-path = {input}
-follow = true
-
-[transforms.a]
-type = "filter"
-inputs = ["app"]
-condition = "true"
-workers = 200
-
-[transforms.b]
-type = "jq"
-inputs = ["a"]
-program = "."
-workers = 200
-
-[transforms.c]
-type = "sample"
-inputs = ["b"]
-rate = 1
-workers = 200
-
-[sinks.out]
-type = "file"
-inputs = ["c"]
-path = {out}
-"#,
-        data = toml_path(&data),
-        input = toml_path(&input),
-        out = toml_path(&out),
-    );
-    let file = write(dir.path(), "many.toml", &config);
+    let file = Config::new()
+        .pipeline()
+        .set("data_dir", &data)
+        .set("capacity", 64)
+        .source("app", "file")
+        .set("path", &input)
+        .set("follow", true)
+        .transform("a", "filter", &["app"])
+        .set("condition", "true")
+        .set("workers", 200)
+        .transform("b", "jq", &["a"])
+        .set("program", ".")
+        .set("workers", 200)
+        .transform("c", "sample", &["b"])
+        .set("rate", 1)
+        .set("workers", 200)
+        .sink("out", "file", &["c"])
+        .set("path", &out)
+        .write(dir.path(), "many.toml");
     let mut daemon = Daemon::start(&file, &["--quiet"], &[]);
     let key = input.display().to_string();
     let checkpoint = data.join("checkpoint.json");
