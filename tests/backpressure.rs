@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{describe, read_report, sluice, stage, toml_path, u64_of, write};
+use common::{Config, describe, read_report, sluice, stage, u64_of, write};
 
 const CAPACITY: u64 = 8;
 const COUNT: u64 = 3000;
@@ -34,27 +34,17 @@ fn in_flight_bound() -> u64 {
 #[test]
 fn a_slow_sink_bounds_the_events_in_flight() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"
-[pipeline]
-capacity = {CAPACITY}
-
-[sources.gen]
-type = "generate"
-count = {COUNT}
-
-[transforms.copy]
-type = "jq"
-inputs = ["gen"]
-program = "."
-workers = {WORKERS}
-
-[sinks.slow]
-type = "blackhole"
-inputs = ["copy"]
-rate = 3000
-"#
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("capacity", CAPACITY)
+        .source("gen", "generate")
+        .set("count", COUNT)
+        .transform("copy", "jq", &["gen"])
+        .set("program", ".")
+        .set("workers", WORKERS)
+        .sink("slow", "blackhole", &["copy"])
+        .set("rate", 3000)
+        .text();
     let path = write(dir.path(), "bp.toml", config);
     let report_path = dir.path().join("report.json");
     let out = sluice()
@@ -101,25 +91,15 @@ fn fan_out_waits_for_the_slowest_consumer() {
     // slow branch by more than that branch's edge, so the peak stays bounded
     // even though the other branch drains instantly.
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"
-[pipeline]
-capacity = {CAPACITY}
-
-[sources.gen]
-type = "generate"
-count = 1500
-
-[sinks.slow]
-type = "blackhole"
-inputs = ["gen"]
-rate = 3000
-
-[sinks.fast]
-type = "blackhole"
-inputs = ["gen"]
-"#
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("capacity", CAPACITY)
+        .source("gen", "generate")
+        .set("count", 1500)
+        .sink("slow", "blackhole", &["gen"])
+        .set("rate", 3000)
+        .sink("fast", "blackhole", &["gen"])
+        .text();
     let path = write(dir.path(), "fan.toml", config);
     let report_path = dir.path().join("report.json");
     let out = sluice()
@@ -151,28 +131,17 @@ inputs = ["gen"]
 fn a_file_sink_holds_no_more_than_one_batch() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("out.jsonl");
-    let config = format!(
-        r#"
-[pipeline]
-capacity = {CAPACITY}
-
-[sources.gen]
-type = "generate"
-count = 50000
-
-[transforms.copy]
-type = "jq"
-inputs = ["gen"]
-program = "."
-workers = {WORKERS}
-
-[sinks.out]
-type = "file"
-inputs = ["copy"]
-path = {out}
-"#,
-        out = toml_path(&out_path)
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("capacity", CAPACITY)
+        .source("gen", "generate")
+        .set("count", 50000)
+        .transform("copy", "jq", &["gen"])
+        .set("program", ".")
+        .set("workers", WORKERS)
+        .sink("out", "file", &["copy"])
+        .set("path", &out_path)
+        .text();
     let path = write(dir.path(), "file.toml", config);
     let report_path = dir.path().join("report.json");
     let out = sluice()

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{describe, sluice, toml_path};
-use config_support::{Checked, check_bad, pos, run_cmd};
+use config_support::table::{Case, Failures, Place::*, check_all};
+use config_support::{Checked, pos, run_cmd};
 
 /// A valid tail that the snippets below extend: a source and a sink.
 const VALID_TAIL: &str = r#"
@@ -22,19 +23,8 @@ type = "blackhole"
 inputs = ["app"]
 "#;
 
-#[test]
-fn unknown_key_in_pipeline() {
-    let config = format!("[pipeline]\ncapacity = 8\nbogus_key = 1\n{VALID_TAIL}");
-    let (_d, c) = check_bad(&config, 1);
-    c.expect(
-        pos(&config, "bogus_key", None),
-        &["unknown field `bogus_key`"],
-    );
-}
-
-#[test]
-fn unknown_key_in_a_stage() {
-    let config = r#"
+/// `colour` is no key of a file source (indented, to check the column).
+const UNKNOWN_KEY_IN_A_STAGE: &str = r#"
 [sources.app]
 type = "file"
 path = "in.jsonl"
@@ -44,25 +34,9 @@ path = "in.jsonl"
 type = "stdout"
 inputs = ["app"]
 "#;
-    let (_d, c) = check_bad(config, 1);
-    c.expect(pos(config, "colour", None), &["unknown field `colour`"]);
-}
 
-#[test]
-fn unknown_stage_type_suggests_the_closest() {
-    let config = format!(
-        "[transforms.t]\ntype = \"filtr\"\ninputs = [\"app\"]\ncondition = \"true\"\n{VALID_TAIL}"
-    );
-    let (_d, c) = check_bad(&config, 1);
-    c.expect(
-        pos(&config, "\"filtr\"", None),
-        &["unknown transform type `filtr`", "did you mean `filter`?"],
-    );
-}
-
-#[test]
-fn misspelled_input_suggests_the_stage() {
-    let config = r#"
+/// `shpae` is a misspelled `shape`.
+const MISSPELLED_INPUT: &str = r#"
 [sources.app]
 type = "generate"
 count = 10
@@ -76,16 +50,9 @@ program = "."
 type = "stdout"
 inputs = ["app", "shpae"]
 "#;
-    let (_d, c) = check_bad(config, 1);
-    c.expect(
-        pos(config, "\"shpae\"", None),
-        &["unknown stage `shpae`", "did you mean `shape`?"],
-    );
-}
 
-#[test]
-fn cycle_names_its_stages() {
-    let config = r#"
+/// `b` and `c` read each other.
+const CYCLE: &str = r#"
 [sources.app]
 type = "generate"
 count = 10
@@ -109,79 +76,116 @@ program = "."
 type = "stdout"
 inputs = ["c"]
 "#;
-    let (_d, c) = check_bad(config, 1);
-    c.expect(
-        pos(config, "[transforms.b]", None),
-        &["cycle", "[ b -> c -> b ]"],
-    );
+
+/// Configs with one problem each, and where `check` must point.
+fn one_problem_cases() -> Vec<Case> {
+    vec![
+        Case::new(
+            "unknown key in the pipeline table",
+            format!("[pipeline]\ncapacity = 8\nbogus_key = 1\n{VALID_TAIL}"),
+            1,
+            &[(At("bogus_key", None), &["unknown field `bogus_key`"])],
+        ),
+        Case::new(
+            "unknown key in a stage",
+            UNKNOWN_KEY_IN_A_STAGE,
+            1,
+            &[(At("colour", None), &["unknown field `colour`"])],
+        ),
+        Case::new(
+            "an unknown stage type suggests the closest",
+            format!(
+                "[transforms.t]\ntype = \"filtr\"\ninputs = [\"app\"]\ncondition = \"true\"\n{VALID_TAIL}"
+            ),
+            1,
+            &[(
+                At("\"filtr\"", None),
+                &["unknown transform type `filtr`", "did you mean `filter`?"],
+            )],
+        ),
+        Case::new(
+            "a misspelled input suggests the stage",
+            MISSPELLED_INPUT,
+            1,
+            &[(
+                At("\"shpae\"", None),
+                &["unknown stage `shpae`", "did you mean `shape`?"],
+            )],
+        ),
+        Case::new(
+            "a cycle names its stages",
+            CYCLE,
+            1,
+            &[(At("[transforms.b]", None), &["cycle", "[ b -> c -> b ]"])],
+        ),
+        Case::new(
+            "a source with inputs",
+            format!("{VALID_TAIL}\n[sources.other]\ntype = \"stdin\"\ninputs = [\"app\"]\n"),
+            1,
+            &[(
+                At("[\"app\"]", Some("[sources.other]")),
+                &["source `other` cannot have `inputs`"],
+            )],
+        ),
+        Case::new(
+            "a sink without inputs",
+            format!("{VALID_TAIL}\n[sinks.lost]\ntype = \"stdout\"\n"),
+            1,
+            &[(At("[sinks.lost]", None), &["sink `lost` has no inputs"])],
+        ),
+        Case::new(
+            "a transform with zero workers",
+            format!(
+                "[transforms.t]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = \".\"\nworkers = 0\n{VALID_TAIL}"
+            ),
+            1,
+            &[(At("0\n", Some("workers")), &["`workers`", "at least 1"])],
+        ),
+        Case::new(
+            "an invalid jq program points into the program",
+            format!(
+                "[transforms.t]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = '{{a: .b}} | nosuchfn(1)'\n{VALID_TAIL}"
+            ),
+            1,
+            &[(
+                At("nosuchfn", None),
+                &[
+                    "transform `t`",
+                    "invalid jq program",
+                    "undefined filter",
+                    "nosuchfn",
+                ],
+            )],
+        ),
+        Case::new(
+            "a syntax error in a filter condition points at the end of the program",
+            format!(
+                "[transforms.f]\ntype = \"filter\"\ninputs = [\"app\"]\ncondition = \".level == \"\n{VALID_TAIL}"
+            ),
+            1,
+            &[(
+                At("\"\n", Some("condition")),
+                &["transform `f`", "invalid jq program"],
+            )],
+        ),
+        Case::new(
+            "a TOML syntax error",
+            "[pipeline]\ncapacity = 8\nseed = = 4\n",
+            1,
+            &[(At("= 4", None), &["expected"])],
+        ),
+        Case::new(
+            "an unclosed table header",
+            "[sources.app\ntype = \"stdin\"\n",
+            1,
+            &[(LineCol(1, 13), &["expected `]`"])],
+        ),
+    ]
 }
 
 #[test]
-fn source_with_inputs() {
-    let config = format!("{VALID_TAIL}\n[sources.other]\ntype = \"stdin\"\ninputs = [\"app\"]\n");
-    let (_d, c) = check_bad(&config, 1);
-    c.expect(
-        pos(&config, "[\"app\"]", Some("[sources.other]")),
-        &["source `other` cannot have `inputs`"],
-    );
-}
-
-#[test]
-fn sink_without_inputs() {
-    let config = format!("{VALID_TAIL}\n[sinks.lost]\ntype = \"stdout\"\n");
-    let (_d, c) = check_bad(&config, 1);
-    c.expect(
-        pos(&config, "[sinks.lost]", None),
-        &["sink `lost` has no inputs"],
-    );
-}
-
-#[test]
-fn transform_with_zero_workers() {
-    let config = format!(
-        "[transforms.t]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = \".\"\nworkers = 0\n{VALID_TAIL}"
-    );
-    let (_d, c) = check_bad(&config, 1);
-    c.expect(
-        pos(&config, "0\n", Some("workers")),
-        &["`workers`", "at least 1"],
-    );
-}
-
-#[test]
-fn invalid_jq_program_points_into_the_program() {
-    let config = format!(
-        "[transforms.t]\ntype = \"jq\"\ninputs = [\"app\"]\nprogram = '{{a: .b}} | nosuchfn(1)'\n{VALID_TAIL}"
-    );
-    let (_d, c) = check_bad(&config, 1);
-    c.expect(
-        pos(&config, "nosuchfn", None),
-        &[
-            "transform `t`",
-            "invalid jq program",
-            "undefined filter",
-            "nosuchfn",
-        ],
-    );
-
-    // A syntax error in a filter condition: at the end of the program.
-    let config = format!(
-        "[transforms.f]\ntype = \"filter\"\ninputs = [\"app\"]\ncondition = \".level == \"\n{VALID_TAIL}"
-    );
-    let (_d, c) = check_bad(&config, 1);
-    let (line, col) = pos(&config, "\"\n", Some("condition"));
-    c.expect((line, col), &["transform `f`", "invalid jq program"]);
-}
-
-#[test]
-fn toml_syntax_error() {
-    let config = "[pipeline]\ncapacity = 8\nseed = = 4\n";
-    let (_d, c) = check_bad(config, 1);
-    c.expect(pos(config, "= 4", None), &["expected"]);
-
-    let config = "[sources.app\ntype = \"stdin\"\n";
-    let (_d, c) = check_bad(config, 1);
-    c.expect((1, 13), &["expected `]`"]);
+fn one_problem_configs_are_refused_at_the_problem() {
+    check_all(&one_problem_cases());
 }
 
 /// Every problem below is reported in one run.
@@ -225,22 +229,37 @@ fn many_problems(dir: &Path) -> (String, PathBuf) {
     (config, out)
 }
 
+/// The six problems of [`MANY_PROBLEMS`], each where it is.
+fn many_case(config: &str) -> Case {
+    Case::new(
+        "many problems",
+        config,
+        6,
+        &[
+            (At("colour", None), &["unknown field `colour`"]),
+            (
+                At("[\"app\"]", Some("[sources.feed]")),
+                &["cannot have `inputs`"],
+            ),
+            (At("nosuchfn", None), &["undefined filter"]),
+            (At("0\n", Some("workers")), &["at least 1"]),
+            (At("[transforms.x]", None), &["[ x -> y -> x ]"]),
+            (
+                At("\"shpe\"", None),
+                &["unknown stage `shpe`", "did you mean `shape`?"],
+            ),
+        ],
+    )
+}
+
 fn expect_many(c: &Checked, config: &str) {
-    assert_eq!(c.code, Some(2), "{}", c.stderr);
-    c.expect(pos(config, "colour", None), &["unknown field `colour`"]);
-    c.expect(
-        pos(config, "[\"app\"]", Some("[sources.feed]")),
-        &["cannot have `inputs`"],
-    );
-    c.expect(pos(config, "nosuchfn", None), &["undefined filter"]);
-    c.expect(pos(config, "0\n", Some("workers")), &["at least 1"]);
-    c.expect(pos(config, "[transforms.x]", None), &["[ x -> y -> x ]"]);
-    c.expect(
-        pos(config, "\"shpe\"", None),
-        &["unknown stage `shpe`", "did you mean `shape`?"],
-    );
-    assert_eq!(c.diagnostics().len(), 6, "{}", c.stderr);
-    assert!(c.stderr.contains("(6 problems)"), "{}", c.stderr);
+    let mut wrong = many_case(config).wrong(c);
+    if !c.stderr.contains("(6 problems)") {
+        wrong.push("no `(6 problems)` summary".into());
+    }
+    let mut failures = Failures::default();
+    failures.add("many problems", wrong, &c.stderr);
+    failures.assert_none();
 }
 
 #[test]

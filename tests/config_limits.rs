@@ -11,7 +11,8 @@ mod daemon_support;
 
 use std::time::{Duration, Instant};
 
-use common::{toml_path, write};
+use common::{Config, toml_path, write};
+use config_support::table::{self, Failures, Place};
 use config_support::{check_bad, pos, run_cmd};
 use daemon_support::{Daemon, PATIENCE};
 
@@ -185,45 +186,43 @@ const CASES: &[Case] = &[
 ];
 
 /// Every case is refused by `check` (exit 2, one diagnostic at the value)
-/// and by `run` (the same diagnostic, and the file sink never opened).
+/// and by `run` (the same diagnostic, and the file sink never opened);
+/// a failure names every failing case.
 #[test]
 fn values_that_used_to_abort_are_refused_at_their_key() {
+    let mut failures = Failures::default();
     for case in CASES {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out/never.jsonl");
         let config = format!("{}{TAIL}", case.config).replace("OUT", &toml_path(&out));
-        let place = pos(&config, case.needle, case.anchor);
+        let expected = table::Case::new(
+            case.what,
+            config.as_str(),
+            1,
+            &[(Place::At(case.needle, case.anchor), case.parts)],
+        );
 
         let checked = run_cmd("check", dir.path(), "bad.toml", &config);
-        assert_eq!(checked.code, Some(2), "{}: {}", case.what, checked.stderr);
-        assert_eq!(
-            checked.diagnostics().len(),
-            1,
-            "{}: {}",
-            case.what,
-            checked.stderr
-        );
-        assert!(
-            checked
-                .at(place)
-                .iter()
-                .any(|m| case.parts.iter().all(|p| m.contains(p))),
-            "{}: no diagnostic at {place:?} containing {:?}:\n{}",
-            case.what,
-            case.parts,
-            checked.stderr
-        );
-        assert!(!checked.stderr.contains("panicked"), "{}", checked.stderr);
+        let mut wrong = expected.wrong(&checked);
+        if checked.stderr.contains("panicked") {
+            wrong.push("check panicked".into());
+        }
+        failures.add(case.what, wrong, &checked.stderr);
 
         let ran = run_cmd("run", dir.path(), "bad.toml", &config);
-        assert_eq!(ran.code, Some(2), "{}: {}", case.what, ran.stderr);
-        assert_eq!(ran.diagnostics(), checked.diagnostics(), "{}", case.what);
-        assert!(
-            !out.parent().unwrap().exists(),
-            "{}: the sink was opened",
-            case.what
-        );
+        let mut wrong = Vec::new();
+        if ran.code != Some(2) {
+            wrong.push(format!("run: exit status {:?}, want 2", ran.code));
+        }
+        if ran.diagnostics() != checked.diagnostics() {
+            wrong.push("run's diagnostics differ from check's".into());
+        }
+        if out.parent().unwrap().exists() {
+            wrong.push("run opened the sink".into());
+        }
+        failures.add(case.what, wrong, &ran.stderr);
     }
+    failures.assert_none();
 }
 
 /// Five stages of 1000 workers each: every stage is within its bound, the
@@ -270,45 +269,25 @@ fn many_workers_leave_the_follower_and_the_checkpoint_flusher_working() {
     let len = std::fs::metadata(&input).unwrap().len();
     let out = dir.path().join("out.jsonl");
     let data = dir.path().join("state");
-    let config = format!(
-        r#"
-[pipeline]
-data_dir = {data}
-capacity = 64
-
-[sources.app]
-type = "file"
-path = {input}
-follow = true
-
-[transforms.a]
-type = "filter"
-inputs = ["app"]
-condition = "true"
-workers = 200
-
-[transforms.b]
-type = "jq"
-inputs = ["a"]
-program = "."
-workers = 200
-
-[transforms.c]
-type = "sample"
-inputs = ["b"]
-rate = 1
-workers = 200
-
-[sinks.out]
-type = "file"
-inputs = ["c"]
-path = {out}
-"#,
-        data = toml_path(&data),
-        input = toml_path(&input),
-        out = toml_path(&out),
-    );
-    let file = write(dir.path(), "many.toml", &config);
+    let file = Config::new()
+        .pipeline()
+        .set("data_dir", &data)
+        .set("capacity", 64)
+        .source("app", "file")
+        .set("path", &input)
+        .set("follow", true)
+        .transform("a", "filter", &["app"])
+        .set("condition", "true")
+        .set("workers", 200)
+        .transform("b", "jq", &["a"])
+        .set("program", ".")
+        .set("workers", 200)
+        .transform("c", "sample", &["b"])
+        .set("rate", 1)
+        .set("workers", 200)
+        .sink("out", "file", &["c"])
+        .set("path", &out)
+        .write(dir.path(), "many.toml");
     let mut daemon = Daemon::start(&file, &["--quiet"], &[]);
     let key = input.display().to_string();
     let checkpoint = data.join("checkpoint.json");

@@ -4,23 +4,15 @@
 mod common;
 mod daemon_support;
 
-use common::toml_path;
+use common::Config;
 use daemon_support::{Daemon, NotifySocket};
 
 fn tcp_to_blackhole(dir: &std::path::Path) -> std::path::PathBuf {
-    common::write(
-        dir,
-        "p.toml",
-        r#"
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-
-[sinks.null]
-type = "blackhole"
-inputs = ["in"]
-"#,
-    )
+    Config::new()
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .sink("null", "blackhole", &["in"])
+        .write(dir, "p.toml")
 }
 
 #[test]
@@ -49,14 +41,11 @@ fn ready_watchdog_then_stopping() {
 fn a_graph_that_ends_by_itself_says_ready_then_stopping() {
     let dir = tempfile::tempdir().unwrap();
     let input = common::write(dir.path(), "in.jsonl", common::id_lines(100));
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        format!(
-            "[sources.in]\ntype = \"file\"\npath = {}\n\n[sinks.null]\ntype = \"blackhole\"\ninputs = [\"in\"]\n",
-            toml_path(&input)
-        ),
-    );
+    let config = Config::new()
+        .source("in", "file")
+        .set("path", &input)
+        .sink("null", "blackhole", &["in"])
+        .write(dir.path(), "p.toml");
     let mut notify = NotifySocket::bind(dir.path());
     let path = notify.path.to_str().unwrap().to_string();
     let mut daemon = Daemon::start(&config, &[], &[("NOTIFY_SOCKET", &path)]);

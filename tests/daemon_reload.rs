@@ -13,33 +13,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{read_report, stage, toml_path, u64_of};
+use common::{Config, read_report, stage, u64_of};
 use daemon_support::{Daemon, NotifySocket, metric, scrape, wait_metric};
 
 fn config(out: &Path, version: &str) -> String {
-    format!(
-        r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-capacity = 256
-
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-
-[transforms.shape]
-type = "jq"
-inputs = ["in"]
-program = '{{n: .n, v: {version}}}'
-workers = 2
-
-[sinks.out]
-type = "file"
-inputs = ["shape"]
-path = {}
-"#,
-        toml_path(out)
-    )
+    Config::new()
+        .pipeline()
+        .set("metrics_address", "127.0.0.1:0")
+        .set("capacity", 256)
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .transform("shape", "jq", &["in"])
+        .set("program", format!("{{n: .n, v: {version}}}"))
+        .set("workers", 2)
+        .sink("out", "file", &["shape"])
+        .set("path", out)
+        .text()
 }
 
 /// Sends `{"n":i}` lines until told to stop (bounded in lines and time);

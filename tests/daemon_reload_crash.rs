@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{read_report, stage, toml_path};
+use common::{Config, read_report, stage, toml_path};
 use daemon_support::{Daemon, PATIENCE, metric, scrape, wait_metric};
 
 const LINES: u64 = 24_000;
@@ -30,33 +30,22 @@ fn crash_config(d: &Path, variant: u32) -> String {
     };
     let follow = if variant == 3 { "follow = false\n" } else { "" };
     let jitter = 100 + 50 * variant;
-    format!(
-        r#"
-[pipeline]
-data_dir = {state}
-capacity = 256
-{comment}
-[sources.app]
-type = "file"
-path = {input}
-{follow}
-[transforms.work]
-type = "delay"
-inputs = ["app"]
-duration = "0ms"
-jitter = "{jitter}us"
-workers = 6
-
-[sinks.out]
-type = "file"
-inputs = ["work"]
-path = {out}
-ordered = true
-"#,
-        state = toml_path(&d.join("state")),
-        input = toml_path(&d.join("in.jsonl")),
-        out = toml_path(&d.join("out.jsonl")),
-    )
+    Config::new()
+        .pipeline()
+        .set("data_dir", &d.join("state"))
+        .set("capacity", 256)
+        .raw(comment)
+        .source("app", "file")
+        .set("path", &d.join("in.jsonl"))
+        .raw(follow)
+        .transform("work", "delay", &["app"])
+        .set("duration", "0ms")
+        .set("jitter", format!("{jitter}us"))
+        .set("workers", 6)
+        .sink("out", "file", &["work"])
+        .set("path", &d.join("out.jsonl"))
+        .set("ordered", true)
+        .text()
 }
 
 fn lines_in(p: &Path) -> u64 {
@@ -148,28 +137,18 @@ fn tcp_config(out: &Path, comment: bool, program: &str, max: u32) -> String {
     } else {
         ""
     };
-    format!(
-        r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-{comment}
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-max_connections = {max}
-
-[transforms.shape]
-type = "jq"
-inputs = ["in"]
-program = '{program}'
-
-[sinks.out]
-type = "file"
-inputs = ["shape"]
-path = {out}
-"#,
-        out = toml_path(out),
-    )
+    Config::new()
+        .pipeline()
+        .set("metrics_address", "127.0.0.1:0")
+        .raw(comment)
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .set("max_connections", max)
+        .transform("shape", "jq", &["in"])
+        .set("program", program)
+        .sink("out", "file", &["shape"])
+        .set("path", out)
+        .text()
 }
 
 #[test]
@@ -215,22 +194,14 @@ fn a_stage_added_by_a_reload_is_sampled_like_the_others() {
     let out = dir.path().join("out.jsonl");
     let cfg = dir.path().join("p.toml");
     let report = dir.path().join("report.json");
-    let base = format!(
-        r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-
-[sinks.out]
-type = "file"
-inputs = ["in"]
-path = {}
-"#,
-        toml_path(&out)
-    );
+    let base = Config::new()
+        .pipeline()
+        .set("metrics_address", "127.0.0.1:0")
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .sink("out", "file", &["in"])
+        .set("path", &out)
+        .text();
     std::fs::write(&cfg, &base).unwrap();
     let report_arg = report.to_str().unwrap();
     let mut daemon = Daemon::start(&cfg, &["--report", report_arg], &[]);
@@ -291,35 +262,22 @@ fn a_reload_restarts_a_followed_file_mid_backlog_without_loss() {
     let out = d.join("out.jsonl");
     let cfg = d.join("p.toml");
     let config = |extra: &str| {
-        format!(
-            r#"
-[pipeline]
-data_dir = {state}
-capacity = 256
-
-[sources.app]
-type = "file"
-path = {input}
-follow = true
-{extra}
-
-[transforms.work]
-type = "delay"
-inputs = ["app"]
-duration = "0ms"
-jitter = "200us"
-workers = 4
-
-[sinks.out]
-type = "file"
-inputs = ["work"]
-path = {out}
-ordered = true
-"#,
-            state = toml_path(&d.join("state")),
-            input = toml_path(&d.join("in.jsonl")),
-            out = toml_path(&out),
-        )
+        Config::new()
+            .pipeline()
+            .set("data_dir", &d.join("state"))
+            .set("capacity", 256)
+            .source("app", "file")
+            .set("path", &d.join("in.jsonl"))
+            .set("follow", true)
+            .raw(extra)
+            .transform("work", "delay", &["app"])
+            .set("duration", "0ms")
+            .set("jitter", "200us")
+            .set("workers", 4)
+            .sink("out", "file", &["work"])
+            .set("path", &out)
+            .set("ordered", true)
+            .text()
     };
     std::fs::write(&cfg, config("")).unwrap();
     let mut daemon = Daemon::start(&cfg, &[], &[]);

@@ -9,37 +9,24 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::toml_path;
+use common::Config;
 
 const LINES: u64 = 200_000;
 
 fn config(dir: &Path, ordered: bool) -> String {
-    format!(
-        r#"
-[pipeline]
-data_dir = {state}
-capacity = 512
-
-[sources.app]
-type = "file"
-path = {input}
-
-[transforms.work]
-type = "jq"
-inputs = ["app"]
-program = '{{id, twice: (.id * 2)}}'
-workers = 4
-
-[sinks.out]
-type = "file"
-inputs = ["work"]
-path = {out}
-ordered = {ordered}
-"#,
-        state = toml_path(&dir.join("state")),
-        input = toml_path(&dir.join("in.jsonl")),
-        out = toml_path(&dir.join("out.jsonl")),
-    )
+    Config::new()
+        .pipeline()
+        .set("data_dir", &dir.join("state"))
+        .set("capacity", 512)
+        .source("app", "file")
+        .set("path", &dir.join("in.jsonl"))
+        .transform("work", "jq", &["app"])
+        .set("program", "{id, twice: (.id * 2)}")
+        .set("workers", 4)
+        .sink("out", "file", &["work"])
+        .set("path", &dir.join("out.jsonl"))
+        .set("ordered", ordered)
+        .text()
 }
 
 fn file_len(p: &Path) -> u64 {

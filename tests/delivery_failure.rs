@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{id_lines, sorted_ids, toml_path};
+use common::{Config, id_lines, raw, sorted_ids};
 use serde_json::Value;
 
 /// How long a run that must end by itself may take.
@@ -105,23 +105,14 @@ fn closed_stdout(graph: &str) {
     let dir = tempfile::tempdir().unwrap();
     let input = common::write(dir.path(), "in.jsonl", id_lines(TOTAL));
     let state = dir.path().join("state");
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        format!(
-            r#"
-[pipeline]
-data_dir = {state}
-capacity = 256
-
-[sources.app]
-type = "file"
-path = {input}
-{graph}"#,
-            state = toml_path(&state),
-            input = toml_path(&input),
-        ),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("data_dir", &state)
+        .set("capacity", 256)
+        .source("app", "file")
+        .set("path", &input)
+        .raw(graph)
+        .write(dir.path(), "p.toml");
     let (seen, capacity) = read_five_then_close(&config);
     let read_ids = sorted_ids(&seen);
     let committed = checkpoint_line(&state, &input);
@@ -289,36 +280,26 @@ fn padded_lines(n: u64) -> String {
 }
 
 fn disk_full_config(dir: &Path, full: &Path, dead_letters: bool) -> PathBuf {
-    let mut text = format!(
-        r#"
-[pipeline]
-data_dir = {state}
-capacity = 128
-
-[sources.app]
-type = "file"
-path = {input}
-
-[sinks.out]
-type = "file"
-inputs = ["app"]
-path = {out}
-retry = {{ attempts = 3, initial = "5ms", max = "10ms" }}
-"#,
-        state = toml_path(&dir.join("state")),
-        input = toml_path(&dir.join("in.jsonl")),
-        out = toml_path(&full.join("out.jsonl")),
-    );
+    let mut text = Config::new()
+        .pipeline()
+        .set("data_dir", &dir.join("state"))
+        .set("capacity", 128)
+        .source("app", "file")
+        .set("path", &dir.join("in.jsonl"))
+        .sink("out", "file", &["app"])
+        .set("path", &full.join("out.jsonl"))
+        .set(
+            "retry",
+            raw(r#"{ attempts = 3, initial = "5ms", max = "10ms" }"#),
+        )
+        .text();
     if dead_letters {
-        text.push_str(&format!(
-            r#"
-[sinks.dead]
-type = "file"
-inputs = ["out.errors"]
-path = {dead}
-"#,
-            dead = toml_path(&dir.join("dead.jsonl")),
-        ));
+        text.push_str(
+            &Config::new()
+                .sink("dead", "file", &["out.errors"])
+                .set("path", &dir.join("dead.jsonl"))
+                .text(),
+        );
     }
     common::write(dir, "p.toml", text)
 }
@@ -453,29 +434,17 @@ fn a_redis_batch_that_was_not_written_stays_pending() {
     let redis = redis_support::Redis::start();
     redis.fill("events", 0..TOTAL);
     let dir = tempfile::tempdir().unwrap();
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        format!(
-            r#"
-[pipeline]
-capacity = 256
-
-[sources.app]
-type = "redis_stream"
-url = "{url}"
-stream = "events"
-group = "workers"
-consumer = "one"
-block = "200ms"
-
-[sinks.out]
-type = "stdout"
-inputs = ["app"]
-"#,
-            url = redis.url()
-        ),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("capacity", 256)
+        .source("app", "redis_stream")
+        .set("url", redis.url())
+        .set("stream", "events")
+        .set("group", "workers")
+        .set("consumer", "one")
+        .set("block", "200ms")
+        .sink("out", "stdout", &["app"])
+        .write(dir.path(), "p.toml");
     let (seen, capacity) = read_five_then_close(&config);
     let read = seen.iter().filter(|&&b| b == b'\n').count() as u64;
     // Shortest line: `{"n":0}\n`, 8 bytes.

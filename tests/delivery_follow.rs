@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::toml_path;
+use common::Config;
 use daemon_support::Daemon;
 
 fn append(path: &Path, ids: std::ops::Range<u64>) {
@@ -45,25 +45,15 @@ fn a_followed_file_survives_rotation_and_truncation() {
     let cfg = dir.path().join("p.toml");
     std::fs::write(
         &cfg,
-        format!(
-            r#"
-[pipeline]
-data_dir = {state}
-
-[sources.app]
-type = "file"
-path = {log}
-follow = true
-
-[sinks.out]
-type = "file"
-inputs = ["app"]
-path = {out}
-"#,
-            state = toml_path(&dir.path().join("state")),
-            log = toml_path(&log),
-            out = toml_path(&out),
-        ),
+        Config::new()
+            .pipeline()
+            .set("data_dir", &dir.path().join("state"))
+            .source("app", "file")
+            .set("path", &log)
+            .set("follow", true)
+            .sink("out", "file", &["app"])
+            .set("path", &out)
+            .text(),
     )
     .unwrap();
     let mut daemon = Daemon::start(&cfg, &[], &[]);

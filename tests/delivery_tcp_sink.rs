@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{read_report, stage, toml_path, u64_of};
+use common::{Config, raw, read_report, stage, u64_of};
 
 const LINES: u64 = 5_000;
 
@@ -19,26 +19,15 @@ fn setup(dir: &std::path::Path, port: u16, retry: &str) -> std::path::PathBuf {
     let cfg = dir.join("p.toml");
     std::fs::write(
         &cfg,
-        format!(
-            r#"
-[sources.app]
-type = "file"
-path = {input}
-
-[sinks.out]
-type = "tcp"
-inputs = ["app"]
-address = "127.0.0.1:{port}"
-retry = {retry}
-
-[sinks.dead]
-type = "file"
-inputs = ["out.errors"]
-path = {dead}
-"#,
-            input = toml_path(&dir.join("in.jsonl")),
-            dead = toml_path(&dir.join("dead.jsonl")),
-        ),
+        Config::new()
+            .source("app", "file")
+            .set("path", &dir.join("in.jsonl"))
+            .sink("out", "tcp", &["app"])
+            .set("address", format!("127.0.0.1:{port}"))
+            .set("retry", raw(retry))
+            .sink("dead", "file", &["out.errors"])
+            .set("path", &dir.join("dead.jsonl"))
+            .text(),
     )
     .unwrap();
     cfg

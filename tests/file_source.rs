@@ -1,13 +1,12 @@
 //! The `file` source: globs read in name order, `.gz` decompressed
 //! transparently, CRLF text, and a path matching nothing failing the start.
 
+mod common;
+
 use std::io::Write;
+use std::path::PathBuf;
 
-use assert_cmd::Command;
-
-fn sluice() -> Command {
-    Command::cargo_bin("sluice").expect("the sluice binary is built")
-}
+use common::{Config, sluice};
 
 fn write_gz(path: &std::path::Path, text: &str) {
     let file = std::fs::File::create(path).unwrap();
@@ -24,27 +23,17 @@ fn globs_are_read_in_name_order_and_gz_is_transparent() {
     write_gz(&d.join("b.jsonl.gz"), "{\"n\":3}\n{\"n\":4}\n");
     std::fs::write(d.join("c.jsonl"), "{\"n\":5}").unwrap(); // no final newline
     std::fs::write(d.join("skip.txt"), "{\"n\":99}\n").unwrap();
-    let config = format!(
-        r#"
-[sources.logs]
-type = "file"
-path = ["{0}/*.jsonl", "{0}/*.jsonl.gz"]
-
-[transforms.n]
-type = "jq"
-inputs = ["logs"]
-program = ".n"
-workers = 3
-
-[sinks.out]
-type = "file"
-inputs = ["n"]
-path = "{0}/out/n.txt"
-ordered = true
-"#,
-        d.display()
-    );
-    std::fs::write(d.join("p.toml"), config).unwrap();
+    let paths: [PathBuf; 2] = [d.join("*.jsonl"), d.join("*.jsonl.gz")];
+    Config::new()
+        .source("logs", "file")
+        .set("path", paths)
+        .transform("n", "jq", &["logs"])
+        .set("program", ".n")
+        .set("workers", 3)
+        .sink("out", "file", &["n"])
+        .set("path", &d.join("out/n.txt"))
+        .set("ordered", true)
+        .write(d, "p.toml");
     sluice()
         .arg("run")
         .arg(d.join("p.toml"))
@@ -61,27 +50,16 @@ fn text_codec_drops_carriage_returns_and_sinks_write_raw_strings() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("in.log"), "first line\r\nsecond line\r\n").unwrap();
-    let config = format!(
-        r#"
-[sources.raw]
-type = "file"
-path = "{0}/in.log"
-codec = "text"
-
-[sinks.json]
-type = "file"
-inputs = ["raw"]
-path = "{0}/json.out"
-
-[sinks.text]
-type = "file"
-inputs = ["raw"]
-path = "{0}/text.out"
-codec = "text"
-"#,
-        d.display()
-    );
-    std::fs::write(d.join("p.toml"), config).unwrap();
+    Config::new()
+        .source("raw", "file")
+        .set("path", &d.join("in.log"))
+        .set("codec", "text")
+        .sink("json", "file", &["raw"])
+        .set("path", &d.join("json.out"))
+        .sink("text", "file", &["raw"])
+        .set("path", &d.join("text.out"))
+        .set("codec", "text")
+        .write(d, "p.toml");
     sluice()
         .arg("run")
         .arg(d.join("p.toml"))
@@ -98,20 +76,12 @@ codec = "text"
 fn a_path_matching_nothing_fails_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let config = format!(
-        r#"
-[sources.logs]
-type = "file"
-path = "{0}/missing/*.jsonl"
-
-[sinks.out]
-type = "file"
-inputs = ["logs"]
-path = "{0}/out.jsonl"
-"#,
-        d.display()
-    );
-    std::fs::write(d.join("p.toml"), config).unwrap();
+    Config::new()
+        .source("logs", "file")
+        .set("path", &d.join("missing/*.jsonl"))
+        .sink("out", "file", &["logs"])
+        .set("path", &d.join("out.jsonl"))
+        .write(d, "p.toml");
     let out = sluice().arg("run").arg(d.join("p.toml")).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -7,7 +7,7 @@ mod daemon_support;
 
 use std::time::{Duration, Instant};
 
-use common::write;
+use common::{Config, raw};
 use daemon_support::{Daemon, PATIENCE};
 
 /// The names of the threads of process `pid`, from `/proc`.
@@ -27,13 +27,15 @@ fn thread_names(pid: u32) -> Vec<String> {
 fn workers_and_sinks_run_on_threads_named_after_their_stage() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
-    let config = format!(
-        "[sources.net]\ntype = \"tcp\"\naddress = \"127.0.0.1:0\"\n\n\
-         [transforms.shape]\ntype = \"jq\"\ninputs = [\"net\"]\nprogram = \".\"\nworkers = 3\n\n\
-         [sinks.out]\ntype = \"file\"\ninputs = [\"shape\"]\npath = {}\n",
-        common::toml_path(&out)
-    );
-    let file = write(dir.path(), "named.toml", config);
+    let file = Config::new()
+        .source("net", "tcp")
+        .set("address", "127.0.0.1:0")
+        .transform("shape", "jq", &["net"])
+        .set("program", ".")
+        .set("workers", 3)
+        .sink("out", "file", &["shape"])
+        .set("path", &out)
+        .write(dir.path(), "named.toml");
     let mut daemon = Daemon::start(&file, &[], &[]);
     daemon.wait_log("listening on tcp");
     let want = ["shape#0", "shape#1", "shape#2", "out"];
@@ -62,13 +64,18 @@ fn a_forced_stop_abandons_threads_without_a_panic() {
     let address = closed.local_addr().unwrap();
     drop(closed);
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[pipeline]\nshutdown_grace = \"200ms\"\n\n\
-         [sources.app]\ntype = \"generate\"\ncount = 3\n\n\
-         [sinks.peer]\ntype = \"tcp\"\ninputs = [\"app\"]\naddress = \"{address}\"\n\
-         retry = {{ attempts = 2, initial = \"1h\", max = \"1h\" }}\n"
-    );
-    let file = write(dir.path(), "forced.toml", config);
+    let file = Config::new()
+        .pipeline()
+        .set("shutdown_grace", "200ms")
+        .source("app", "generate")
+        .set("count", 3)
+        .sink("peer", "tcp", &["app"])
+        .set("address", address.to_string())
+        .set(
+            "retry",
+            raw(r#"{ attempts = 2, initial = "1h", max = "1h" }"#),
+        )
+        .write(dir.path(), "forced.toml");
     let mut daemon = Daemon::start(&file, &[], &[]);
     daemon.wait_log("retrying in");
     let status = daemon.terminate();

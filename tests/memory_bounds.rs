@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::toml_path;
+use common::{Config, raw};
 use daemon_support::{Daemon, PATIENCE};
 
 /// A field of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
@@ -86,22 +86,15 @@ fn twenty_thousand_short_connections_into_an_ordered_sink_keep_memory_flat() {
     let config = dir.path().join("p.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-codec = "text"
-
-[sinks.out]
-type = "file"
-inputs = ["in"]
-path = {}
-codec = "text"
-ordered = true
-"#,
-            toml_path(&out)
-        ),
+        Config::new()
+            .source("in", "tcp")
+            .set("address", "127.0.0.1:0")
+            .set("codec", "text")
+            .sink("out", "file", &["in"])
+            .set("path", &out)
+            .set("codec", "text")
+            .set("ordered", true)
+            .text(),
     )
     .unwrap();
     let mut daemon = Daemon::start(&config, &[], &[]);
@@ -219,27 +212,17 @@ fn a_followed_file_rotated_two_hundred_times_keeps_bounded_state() {
     std::fs::write(&log, "r000-a\nr000-b\n").unwrap();
     std::fs::write(
         &config,
-        format!(
-            r#"
-[pipeline]
-data_dir = {}
-
-[sources.app]
-type = "file"
-path = {}
-codec = "text"
-follow = true
-
-[sinks.out]
-type = "file"
-inputs = ["app"]
-path = {}
-codec = "text"
-"#,
-            toml_path(&state),
-            toml_path(&log),
-            toml_path(&out)
-        ),
+        Config::new()
+            .pipeline()
+            .set("data_dir", &state)
+            .source("app", "file")
+            .set("path", &log)
+            .set("codec", "text")
+            .set("follow", true)
+            .sink("out", "file", &["app"])
+            .set("path", &out)
+            .set("codec", "text")
+            .text(),
     )
     .unwrap();
     let mut daemon = Daemon::start(&config, &[], &[("RUST_LOG", "sluice=debug")]);
@@ -324,21 +307,16 @@ fn merged_replay(dir: &Path, files: usize, per_file: usize, nofile: u64) -> (Str
     let config = dir.join("p.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[sources.in]
-type = "file"
-path = {}
-replay = {{ timestamp_field = "ts", merge = "timestamp" }}
-
-[sinks.out]
-type = "file"
-inputs = ["in"]
-path = {}
-"#,
-            toml_path(&input.join("*.jsonl")),
-            toml_path(&out)
-        ),
+        Config::new()
+            .source("in", "file")
+            .set("path", &input.join("*.jsonl"))
+            .set(
+                "replay",
+                raw(r#"{ timestamp_field = "ts", merge = "timestamp" }"#),
+            )
+            .sink("out", "file", &["in"])
+            .set("path", &out)
+            .text(),
     )
     .unwrap();
     let run = Command::new("prlimit")

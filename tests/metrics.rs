@@ -7,7 +7,7 @@ mod daemon_support;
 use std::io::Write;
 use std::net::TcpStream;
 
-use common::{read_report, stage, toml_path, u64_of};
+use common::{Config, raw, read_report, stage, u64_of};
 use daemon_support::{Daemon, http_get, metric, scrape, wait_metric};
 
 #[test]
@@ -15,37 +15,19 @@ fn per_stage_counters_match_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     let report = dir.path().join("report.json");
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        format!(
-            r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-
-[transforms.keep]
-type = "filter"
-inputs = ["in"]
-condition = '.n % 3 != 0'
-workers = 2
-
-[transforms.shape]
-type = "jq"
-inputs = ["keep"]
-program = '{{n, tenth: (.n / 10 | floor)}}'
-
-[sinks.out]
-type = "file"
-inputs = ["shape"]
-path = {}
-"#,
-            toml_path(&out)
-        ),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("metrics_address", "127.0.0.1:0")
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .transform("keep", "filter", &["in"])
+        .set("condition", ".n % 3 != 0")
+        .set("workers", 2)
+        .transform("shape", "jq", &["keep"])
+        .set("program", "{n, tenth: (.n / 10 | floor)}")
+        .sink("out", "file", &["shape"])
+        .set("path", &out)
+        .write(dir.path(), "p.toml");
     let mut daemon = Daemon::start(&config, &["--report", report.to_str().unwrap()], &[]);
     let addr = daemon.listen_address("in", "tcp");
     let metrics = daemon.metrics_address();
@@ -143,26 +125,18 @@ fn a_retrying_sink_shows_its_retries() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        format!(
-            r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.gen]
-type = "generate"
-rate = 100
-
-[sinks.out]
-type = "tcp"
-inputs = ["gen"]
-address = "127.0.0.1:{port}"
-retry = {{ attempts = 1000, initial = "10ms", max = "20ms" }}
-"#
-        ),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("metrics_address", "127.0.0.1:0")
+        .source("gen", "generate")
+        .set("rate", 100)
+        .sink("out", "tcp", &["gen"])
+        .set("address", format!("127.0.0.1:{port}"))
+        .set(
+            "retry",
+            raw(r#"{ attempts = 1000, initial = "10ms", max = "20ms" }"#),
+        )
+        .write(dir.path(), "p.toml");
     let mut daemon = Daemon::start(&config, &[], &[]);
     let metrics = daemon.metrics_address();
     let text = wait_metric(metrics, "sluice_sink_retries_total", "out", |v| v >= 2.0);

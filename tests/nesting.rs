@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{describe, json_lines, mentions_line, sluice, toml_path, u64_of};
+use common::{Config, describe, json_lines, mentions_line, sluice, u64_of};
 use daemon_support::{Daemon, PATIENCE};
 use sluice::kit::json::MAX_NESTING;
 
@@ -153,36 +153,19 @@ fn a_jq_transform_handles_values_at_the_limit() {
     );
     let out_path = dir.path().join("out.jsonl");
     let errors = dir.path().join("errors.jsonl");
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        format!(
-            r#"
-[sources.in]
-type = "file"
-path = {}
-
-[transforms.deep]
-type = "jq"
-inputs = ["in"]
-program = '([walk(.) | ..] | length), ([paths] | length), (tojson | fromjson | tojson | length)'
-workers = 2
-
-[sinks.out]
-type = "file"
-inputs = ["deep"]
-path = {}
-
-[sinks.errors]
-type = "file"
-inputs = ["in.errors"]
-path = {}
-"#,
-            toml_path(&input),
-            toml_path(&out_path),
-            toml_path(&errors)
-        ),
-    );
+    let program =
+        "([walk(.) | ..] | length), ([paths] | length), (tojson | fromjson | tojson | length)";
+    let config = Config::new()
+        .source("in", "file")
+        .set("path", &input)
+        .transform("deep", "jq", &["in"])
+        .set("program", program)
+        .set("workers", 2)
+        .sink("out", "file", &["deep"])
+        .set("path", &out_path)
+        .sink("errors", "file", &["in.errors"])
+        .set("path", &errors)
+        .write(dir.path(), "p.toml");
     let out = sluice().args(["run", "-q"]).arg(&config).output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let n = MAX_NESTING as u64;
@@ -220,29 +203,14 @@ fn a_deep_line_from_one_tcp_client_hurts_nobody() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.jsonl");
     let errors = dir.path().join("errors.jsonl");
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        format!(
-            r#"
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-
-[sinks.good]
-type = "file"
-inputs = ["in"]
-path = {}
-
-[sinks.dead_letters]
-type = "file"
-inputs = ["in.errors"]
-path = {}
-"#,
-            toml_path(&good),
-            toml_path(&errors)
-        ),
-    );
+    let config = Config::new()
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .sink("good", "file", &["in"])
+        .set("path", &good)
+        .sink("dead_letters", "file", &["in.errors"])
+        .set("path", &errors)
+        .write(dir.path(), "p.toml");
     let mut daemon = Daemon::start(&config, &[], &[]);
     let addr = daemon.listen_address("in", "tcp");
 
@@ -325,10 +293,10 @@ fn a_deep_redis_entry_is_an_error_event() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     let errors = dir.path().join("errors.jsonl");
-    let extra = format!(
-        "[sinks.errors]\ntype = \"file\"\ninputs = [\"in.errors\"]\npath = {}\n",
-        toml_path(&errors)
-    );
+    let extra = Config::new()
+        .sink("errors", "file", &["in.errors"])
+        .set("path", &errors)
+        .text();
     let config =
         redis_support::consumer_config(dir.path(), "d", &redis.url(), "s", "c1", &out, &extra);
     let mut daemon = Daemon::start(&config, &[], &[]);

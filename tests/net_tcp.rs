@@ -10,7 +10,7 @@ use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{read_report, stage, toml_path, u64_of};
+use common::{Config, read_report, stage, u64_of};
 use daemon_support::{Daemon, metric, scrape, wait_metric};
 
 /// Peak resident memory of a process (VmHWM), in KiB.
@@ -33,25 +33,17 @@ fn two_hundred_clients_under_fifty_connections_lose_nothing() {
     let config = dir.path().join("p.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-codec = "text"
-max_connections = 50
-
-[sinks.out]
-type = "file"
-inputs = ["in"]
-path = {}
-codec = "text"
-"#,
-            toml_path(&out)
-        ),
+        Config::new()
+            .pipeline()
+            .set("metrics_address", "127.0.0.1:0")
+            .source("in", "tcp")
+            .set("address", "127.0.0.1:0")
+            .set("codec", "text")
+            .set("max_connections", 50)
+            .sink("out", "file", &["in"])
+            .set("path", &out)
+            .set("codec", "text")
+            .text(),
     )
     .unwrap();
     let mut daemon = Daemon::start(&config, &["--report", report.to_str().unwrap()], &[]);
@@ -133,28 +125,17 @@ fn sigterm_mid_stream_keeps_every_line_read() {
     let config = dir.path().join("p.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-
-[transforms.shape]
-type = "jq"
-inputs = ["in"]
-program = '{{n: .n, even: (.n % 2 == 0)}}'
-workers = 4
-
-[sinks.out]
-type = "file"
-inputs = ["shape"]
-path = {}
-"#,
-            toml_path(&out)
-        ),
+        Config::new()
+            .pipeline()
+            .set("metrics_address", "127.0.0.1:0")
+            .source("in", "tcp")
+            .set("address", "127.0.0.1:0")
+            .transform("shape", "jq", &["in"])
+            .set("program", "{n: .n, even: (.n % 2 == 0)}")
+            .set("workers", 4)
+            .sink("out", "file", &["shape"])
+            .set("path", &out)
+            .text(),
     )
     .unwrap();
     let mut daemon = Daemon::start(&config, &["--report", report.to_str().unwrap()], &[]);
@@ -212,29 +193,17 @@ fn a_bad_peer_only_hurts_its_own_connection() {
     let config = dir.path().join("p.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-max_line_bytes = 64
-
-[sinks.good]
-type = "file"
-inputs = ["in"]
-path = {}
-
-[sinks.dead_letters]
-type = "file"
-inputs = ["in.errors"]
-path = {}
-"#,
-            toml_path(&good),
-            toml_path(&errors)
-        ),
+        Config::new()
+            .pipeline()
+            .set("metrics_address", "127.0.0.1:0")
+            .source("in", "tcp")
+            .set("address", "127.0.0.1:0")
+            .set("max_line_bytes", 64)
+            .sink("good", "file", &["in"])
+            .set("path", &good)
+            .sink("dead_letters", "file", &["in.errors"])
+            .set("path", &errors)
+            .text(),
     )
     .unwrap();
     let mut daemon = Daemon::start(&config, &[], &[]);

@@ -7,7 +7,7 @@ mod daemon_support;
 use std::io::Read;
 use std::net::TcpListener;
 
-use common::{id_lines, toml_path, toml_str};
+use common::{Config, id_lines};
 use daemon_support::Daemon;
 
 #[test]
@@ -24,20 +24,12 @@ fn peer_down_at_start_then_up_gets_every_line() {
     let config = dir.path().join("p.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[sources.in]
-type = "file"
-path = {}
-
-[sinks.peer]
-type = "tcp"
-inputs = ["in"]
-address = {}
-"#,
-            toml_path(&input),
-            toml_str(&address)
-        ),
+        Config::new()
+            .source("in", "file")
+            .set("path", &input)
+            .sink("peer", "tcp", &["in"])
+            .set("address", &address)
+            .text(),
     )
     .unwrap();
     let mut daemon = Daemon::start(&config, &[], &[]);
@@ -62,28 +54,16 @@ fn a_peer_that_goes_away_is_replaced_by_a_reconnect() {
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        format!(
-            r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "tcp"
-address = "127.0.0.1:0"
-codec = "text"
-
-[sinks.peer]
-type = "tcp"
-inputs = ["in"]
-address = {}
-codec = "text"
-"#,
-            toml_str(&address)
-        ),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("metrics_address", "127.0.0.1:0")
+        .source("in", "tcp")
+        .set("address", "127.0.0.1:0")
+        .set("codec", "text")
+        .sink("peer", "tcp", &["in"])
+        .set("address", &address)
+        .set("codec", "text")
+        .write(dir.path(), "p.toml");
     let mut daemon = Daemon::start(&config, &[], &[]);
     let input = daemon.listen_address("in", "tcp");
     let metrics = daemon.metrics_address();

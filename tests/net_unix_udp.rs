@@ -6,7 +6,7 @@ mod daemon_support;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 
-use common::toml_path;
+use common::Config;
 use daemon_support::{Daemon, wait_metric};
 
 #[test]
@@ -17,30 +17,19 @@ fn unix_and_udp_sources_deliver_lines() {
     let config = dir.path().join("p.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[pipeline]
-metrics_address = "127.0.0.1:0"
-
-[sources.local]
-type = "unix"
-path = {}
-codec = "text"
-
-[sources.dgram]
-type = "udp"
-address = "127.0.0.1:0"
-codec = "text"
-
-[sinks.out]
-type = "file"
-inputs = ["local", "dgram"]
-path = {}
-codec = "text"
-"#,
-            toml_path(&socket),
-            toml_path(&out)
-        ),
+        Config::new()
+            .pipeline()
+            .set("metrics_address", "127.0.0.1:0")
+            .source("local", "unix")
+            .set("path", &socket)
+            .set("codec", "text")
+            .source("dgram", "udp")
+            .set("address", "127.0.0.1:0")
+            .set("codec", "text")
+            .sink("out", "file", &["local", "dgram"])
+            .set("path", &out)
+            .set("codec", "text")
+            .text(),
     )
     .unwrap();
     // A stale socket file left by a crash is replaced, not an error.

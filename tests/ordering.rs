@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{describe, id_lines, sluice, toml_path, write};
+use common::{Config, describe, id_lines, sluice, write};
 
 fn run_ok(dir: &Path, config: &str) {
     let path = write(dir, "sluice.toml", config);
@@ -40,31 +40,19 @@ fn ordered_sink_after_jittered_delay_workers_keeps_input_order() {
     let dir = tempfile::tempdir().unwrap();
     let input = write(dir.path(), "in.jsonl", id_lines(400));
     let output = dir.path().join("out.jsonl");
-    let config = format!(
-        r#"
-[pipeline]
-seed = 7
-
-[sources.app]
-type = "file"
-path = {input}
-
-[transforms.io]
-type = "delay"
-inputs = ["app"]
-duration = "0ms"
-jitter = "4ms"
-workers = 8
-
-[sinks.out]
-type = "file"
-inputs = ["io"]
-path = {output}
-ordered = true
-"#,
-        input = toml_path(&input),
-        output = toml_path(&output),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("seed", 7)
+        .source("app", "file")
+        .set("path", &input)
+        .transform("io", "delay", &["app"])
+        .set("duration", "0ms")
+        .set("jitter", "4ms")
+        .set("workers", 8)
+        .sink("out", "file", &["io"])
+        .set("path", &output)
+        .set("ordered", true)
+        .text();
     run_ok(dir.path(), &config);
     let got = std::fs::read_to_string(&output).unwrap();
     let want = id_lines(400);
@@ -76,34 +64,20 @@ fn ordered_sink_after_two_worker_pools_keeps_input_order() {
     let dir = tempfile::tempdir().unwrap();
     let input = write(dir.path(), "in.jsonl", id_lines(300));
     let output = dir.path().join("out.jsonl");
-    let config = format!(
-        r#"
-[sources.app]
-type = "file"
-path = {input}
-
-[transforms.io]
-type = "delay"
-inputs = ["app"]
-duration = "0ms"
-jitter = "3ms"
-workers = 6
-
-[transforms.shape]
-type = "jq"
-inputs = ["io"]
-program = "{{id, twice: (.id * 2)}}"
-workers = 3
-
-[sinks.out]
-type = "file"
-inputs = ["shape"]
-path = {output}
-ordered = true
-"#,
-        input = toml_path(&input),
-        output = toml_path(&output),
-    );
+    let config = Config::new()
+        .source("app", "file")
+        .set("path", &input)
+        .transform("io", "delay", &["app"])
+        .set("duration", "0ms")
+        .set("jitter", "3ms")
+        .set("workers", 6)
+        .transform("shape", "jq", &["io"])
+        .set("program", "{id, twice: (.id * 2)}")
+        .set("workers", 3)
+        .sink("out", "file", &["shape"])
+        .set("path", &output)
+        .set("ordered", true)
+        .text();
     run_ok(dir.path(), &config);
     let got = std::fs::read_to_string(&output).unwrap();
     let want: String = (1..=300)
@@ -165,33 +139,19 @@ fn ordered_sink_after_a_filter_that_drops_whole_batches_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let input = write(dir.path(), "in.jsonl", id_lines(N));
     let output = dir.path().join("out.jsonl");
-    let config = format!(
-        r#"
-[sources.app]
-type = "file"
-path = {input}
-
-[transforms.late]
-type = "filter"
-inputs = ["app"]
-condition = ".id > 1000"
-workers = 2
-
-[transforms.copy]
-type = "jq"
-inputs = ["late"]
-program = "."
-workers = 2
-
-[sinks.out]
-type = "file"
-inputs = ["copy"]
-path = {output}
-ordered = true
-"#,
-        input = toml_path(&input),
-        output = toml_path(&output),
-    );
+    let config = Config::new()
+        .source("app", "file")
+        .set("path", &input)
+        .transform("late", "filter", &["app"])
+        .set("condition", ".id > 1000")
+        .set("workers", 2)
+        .transform("copy", "jq", &["late"])
+        .set("program", ".")
+        .set("workers", 2)
+        .sink("out", "file", &["copy"])
+        .set("path", &output)
+        .set("ordered", true)
+        .text();
     let path = write(dir.path(), "sluice.toml", config);
     // Correct runs take well under a second; the timeout only bounds a hang.
     let out = sluice()

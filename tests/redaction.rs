@@ -8,7 +8,7 @@ mod daemon_support;
 
 use std::net::TcpListener;
 
-use common::{describe, sluice, toml_path};
+use common::{Config, describe, raw, sluice};
 use daemon_support::Daemon;
 
 const SOURCE_PW: &str = "S0urcePassw0rd";
@@ -32,36 +32,23 @@ fn passwords_reach_no_log_report_error_event_check_or_graph() {
     let port = closed_port();
     let report = dir.path().join("report.json");
     let errors = dir.path().join("errors.jsonl");
-    let config = common::write(
-        dir.path(),
-        "p.toml",
-        format!(
-            r#"
-[sources.queue]
-type = "redis_stream"
-url = "redis://app:{SOURCE_PW}@127.0.0.1:{port}/0"
-stream = "s"
-group = "g"
-
-[sources.one]
-type = "generate"
-count = 1
-
-[sinks.out]
-type = "redis_stream"
-inputs = ["queue", "one"]
-url = "redis://:{SINK_PW}@127.0.0.1:{port}"
-stream = "t"
-retry = {{ attempts = 2, initial = "10ms", max = "10ms" }}
-
-[sinks.dead]
-type = "file"
-inputs = ["out.errors"]
-path = {}
-"#,
-            toml_path(&errors)
-        ),
-    );
+    let config = Config::new()
+        .source("queue", "redis_stream")
+        .set("url", format!("redis://app:{SOURCE_PW}@127.0.0.1:{port}/0"))
+        .set("stream", "s")
+        .set("group", "g")
+        .source("one", "generate")
+        .set("count", 1)
+        .sink("out", "redis_stream", &["queue", "one"])
+        .set("url", format!("redis://:{SINK_PW}@127.0.0.1:{port}"))
+        .set("stream", "t")
+        .set(
+            "retry",
+            raw(r#"{ attempts = 2, initial = "10ms", max = "10ms" }"#),
+        )
+        .sink("dead", "file", &["out.errors"])
+        .set("path", &errors)
+        .write(dir.path(), "p.toml");
 
     let check = sluice().arg("check").arg(&config).output().unwrap();
     assert!(check.status.success(), "{}", describe(&check));
@@ -93,25 +80,18 @@ path = {}
     );
 
     // A URL the client rejects is reported by `check`, redacted too.
-    let bad = common::write(
-        dir.path(),
-        "bad.toml",
-        format!(
-            r#"
-[sources.queue]
-type = "redis_stream"
-url = "redis://app:{SOURCE_PW}@127.0.0.1:notaport/0"
-stream = "s"
-group = "g"
-
-[sinks.out]
-type = "redis_stream"
-inputs = ["queue"]
-url = "redis://:{SINK_PW}@[::1"
-stream = "t"
-"#
-        ),
-    );
+    let bad = Config::new()
+        .source("queue", "redis_stream")
+        .set(
+            "url",
+            format!("redis://app:{SOURCE_PW}@127.0.0.1:notaport/0"),
+        )
+        .set("stream", "s")
+        .set("group", "g")
+        .sink("out", "redis_stream", &["queue"])
+        .set("url", format!("redis://:{SINK_PW}@[::1"))
+        .set("stream", "t")
+        .write(dir.path(), "bad.toml");
     let check = sluice().arg("check").arg(&bad).output().unwrap();
     assert!(!check.status.success(), "{}", describe(&check));
     let err = String::from_utf8_lossy(&check.stderr);

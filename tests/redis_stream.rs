@@ -2,6 +2,7 @@
 //! redis-server: daemons sharing a consumer group, one killed with SIGKILL,
 //! Redis restarted mid-stream, max_deliveries, shutdown, and the sink.
 
+mod common;
 mod daemon_support;
 mod redis_support;
 
@@ -9,6 +10,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{Config, raw};
 use daemon_support::Daemon;
 use redis_support::{Redis, consumer_config, line_count, numbers, wait_until};
 
@@ -314,32 +316,19 @@ fn the_sink_writes_entries_readable_by_xrange() {
     let cfg = dir.path().join("sink.toml");
     std::fs::write(
         &cfg,
-        format!(
-            r#"[sources.in]
-type = "file"
-path = "{}"
-
-[transforms.pick]
-type = "jq"
-inputs = ["in"]
-program = "{{n, msg}}"
-
-[sinks.all]
-type = "redis_stream"
-inputs = ["pick"]
-url = "{url}"
-stream = "copy"
-
-[sinks.trimmed]
-type = "redis_stream"
-inputs = ["in"]
-url = "{url}"
-stream = "trimmed"
-maxlen = 100
-"#,
-            input.display(),
-            url = redis.url()
-        ),
+        Config::new()
+            .source("in", "file")
+            .set("path", &input)
+            .transform("pick", "jq", &["in"])
+            .set("program", "{n, msg}")
+            .sink("all", "redis_stream", &["pick"])
+            .set("url", redis.url())
+            .set("stream", "copy")
+            .sink("trimmed", "redis_stream", &["in"])
+            .set("url", redis.url())
+            .set("stream", "trimmed")
+            .set("maxlen", 100)
+            .text(),
     )
     .unwrap();
     let status = Command::new(assert_cmd::cargo::cargo_bin("sluice"))
@@ -374,26 +363,19 @@ fn the_sink_retries_then_sends_to_errors_when_redis_is_down() {
     let cfg = dir.path().join("down.toml");
     std::fs::write(
         &cfg,
-        format!(
-            r#"[sources.in]
-type = "file"
-path = "{}"
-
-[sinks.r]
-type = "redis_stream"
-inputs = ["in"]
-url = "redis://127.0.0.1:{port}"
-stream = "s"
-retry = {{ attempts = 3, initial = "10ms", max = "20ms" }}
-
-[sinks.err]
-type = "file"
-inputs = ["r.errors"]
-path = "{}"
-"#,
-            input.display(),
-            errors.display()
-        ),
+        Config::new()
+            .source("in", "file")
+            .set("path", &input)
+            .sink("r", "redis_stream", &["in"])
+            .set("url", format!("redis://127.0.0.1:{port}"))
+            .set("stream", "s")
+            .set(
+                "retry",
+                raw(r#"{ attempts = 3, initial = "10ms", max = "20ms" }"#),
+            )
+            .sink("err", "file", &["r.errors"])
+            .set("path", &errors)
+            .text(),
     )
     .unwrap();
     let status = Command::new(assert_cmd::cargo::cargo_bin("sluice"))

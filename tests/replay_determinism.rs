@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{describe, json_lines, sluice, toml_path, write};
+use common::{Config, describe, json_lines, raw, sluice, write};
 
 /// Two recorded files whose times interleave (one in epoch milliseconds,
 /// one in RFC 3339), 800 events each over 2 s of their own time, with a
@@ -48,72 +48,38 @@ fn inputs(dir: &Path) -> Vec<std::path::PathBuf> {
 /// The replay fans out to a jq stage, a sampler and a delay with random
 /// jitter, `workers` each, every branch into its own ordered file sink.
 fn config(files: &[std::path::PathBuf], out: &Path, workers: usize, chained: bool) -> String {
-    let paths: Vec<String> = files.iter().map(|p| toml_path(p)).collect();
-    let file = |suffix: &str| toml_path(&out.with_extension(format!("{suffix}.jsonl")));
+    let file = |suffix: &str| out.with_extension(format!("{suffix}.jsonl"));
     let io_input = if chained { "half" } else { "recorded" };
-    format!(
-        r#"[pipeline]
-seed = 1234
-capacity = 64
-
-[sources.recorded]
-type = "file"
-path = [{paths}]
-replay = {{ timestamp_field = "ts", merge = "timestamp", speed = 20.0 }}
-
-[transforms.shape]
-type = "jq"
-inputs = ["recorded"]
-workers = {workers}
-program = '{{src, i, level, ts}}'
-
-[transforms.half]
-type = "sample"
-inputs = ["recorded"]
-rate = 0.5
-workers = {workers}
-
-[transforms.io]
-type = "delay"
-inputs = ["{io_input}"]
-duration = "0ms"
-jitter = "1ms"
-workers = {workers}
-
-[sinks.shaped]
-type = "file"
-inputs = ["shape"]
-path = {shaped}
-append = false
-ordered = true
-
-[sinks.sampled]
-type = "file"
-inputs = ["half"]
-path = {sampled}
-append = false
-ordered = true
-
-[sinks.delayed]
-type = "file"
-inputs = ["io"]
-path = {delayed}
-append = false
-ordered = true
-
-[sinks.errors]
-type = "file"
-inputs = ["recorded.errors"]
-path = {errors}
-append = false
-ordered = true
-"#,
-        paths = paths.join(", "),
-        shaped = file("shaped"),
-        sampled = file("sampled"),
-        delayed = file("delayed"),
-        errors = file("errors"),
-    )
+    let ordered_file = |c: Config, name: &str, input: &str, suffix: &str| {
+        c.sink(name, "file", &[input])
+            .set("path", &file(suffix))
+            .set("append", false)
+            .set("ordered", true)
+    };
+    let c = Config::new()
+        .pipeline()
+        .set("seed", 1234)
+        .set("capacity", 64)
+        .source("recorded", "file")
+        .set("path", files)
+        .set(
+            "replay",
+            raw(r#"{ timestamp_field = "ts", merge = "timestamp", speed = 20.0 }"#),
+        )
+        .transform("shape", "jq", &["recorded"])
+        .set("workers", workers)
+        .set("program", "{src, i, level, ts}")
+        .transform("half", "sample", &["recorded"])
+        .set("rate", 0.5)
+        .set("workers", workers)
+        .transform("io", "delay", &[io_input])
+        .set("duration", "0ms")
+        .set("jitter", "1ms")
+        .set("workers", workers);
+    let c = ordered_file(c, "shaped", "shape", "shaped");
+    let c = ordered_file(c, "sampled", "half", "sampled");
+    let c = ordered_file(c, "delayed", "io", "delayed");
+    ordered_file(c, "errors", "recorded.errors", "errors").text()
 }
 
 /// The outputs of one run, by sink.

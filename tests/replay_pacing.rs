@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{toml_path, write};
+use common::{Config, raw, write};
 
 /// 50 events, 100 ms apart in their own time (4.9 s from first to last),
 /// as RFC 3339 timestamps with milliseconds.
@@ -32,17 +32,15 @@ fn fifty_events(dir: &Path) -> std::path::PathBuf {
 
 fn config(input: &Path, speed: Option<f64>) -> String {
     let speed = speed.map_or(String::new(), |s| format!(", speed = {s:?}"));
-    format!(
-        "[sources.recorded]\n\
-         type = \"file\"\n\
-         path = {}\n\
-         replay = {{ timestamp_field = \"ts\"{speed} }}\n\
-         \n\
-         [sinks.out]\n\
-         type = \"stdout\"\n\
-         inputs = [\"recorded\"]\n",
-        toml_path(input)
-    )
+    Config::new()
+        .source("recorded", "file")
+        .set("path", input)
+        .set(
+            "replay",
+            raw(&format!("{{ timestamp_field = \"ts\"{speed} }}")),
+        )
+        .sink("out", "stdout", &["recorded"])
+        .text()
 }
 
 /// Runs `config` and returns each stdout line with the time it arrived,

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    data, describe, json_lines, read_report, repo_root, sluice, stage, toml_path, u64_of, write,
+    Config, data, describe, json_lines, raw, read_report, repo_root, sluice, stage, u64_of, write,
 };
 use serde_json::Value;
 use sha2::Digest as _;
@@ -57,44 +57,23 @@ fn the_report_matches_the_summary_and_the_output_files() {
     text.push_str("{\"line\":2001,\"level\":\"INFO\"}\nnot json\n");
     std::fs::write(&input, &text).unwrap();
     let out = |n: &str| dir.path().join(format!("{n}.jsonl"));
-    let config = format!(
-        r#"[sources.hdfs]
-type = "file"
-path = {input}
-replay = {{ timestamp_field = "ts" }}
-
-[transforms.shape]
-type = "jq"
-inputs = ["hdfs"]
-workers = 2
-program = '{{ts, level, component, content}}'
-
-[transforms.by_level]
-type = "route"
-inputs = ["shape"]
-routes.warn = '.level == "WARN"'
-
-[sinks.warnings]
-type = "file"
-inputs = ["by_level.warn"]
-path = {warnings}
-ordered = true
-
-[sinks.rest]
-type = "file"
-inputs = ["by_level._unmatched"]
-path = {rest}
-
-[sinks.bad]
-type = "file"
-inputs = ["hdfs.errors"]
-path = {bad}
-"#,
-        input = toml_path(&input),
-        warnings = toml_path(&out("warnings")),
-        rest = toml_path(&out("rest")),
-        bad = toml_path(&out("bad")),
-    );
+    let config = Config::new()
+        .source("hdfs", "file")
+        .set("path", &input)
+        .set("replay", raw(r#"{ timestamp_field = "ts" }"#))
+        .transform("shape", "jq", &["hdfs"])
+        .set("workers", 2)
+        .set("program", "{ts, level, component, content}")
+        .transform("by_level", "route", &["shape"])
+        .set("routes.warn", r#".level == "WARN""#)
+        .sink("warnings", "file", &["by_level.warn"])
+        .set("path", &out("warnings"))
+        .set("ordered", true)
+        .sink("rest", "file", &["by_level._unmatched"])
+        .set("path", &out("rest"))
+        .sink("bad", "file", &["hdfs.errors"])
+        .set("path", &out("bad"))
+        .text();
     let cfg = write(dir.path(), "report.toml", &config);
     let report_path = dir.path().join("report.json");
     let run = sluice()
@@ -205,11 +184,15 @@ fn the_report_names_the_stage_that_holds_the_others_back() {
     // A generator as fast as it can go, a stage that takes 2 ms an event,
     // and a fast sink: the slow stage's input edge stays full, the sink's
     // stays empty.
-    let config = "[pipeline]\ncapacity = 16\n\n\
-                  [sources.gen]\ntype = \"generate\"\ncount = 250\n\n\
-                  [transforms.slow]\ntype = \"delay\"\ninputs = [\"gen\"]\nduration = \"2ms\"\n\n\
-                  [sinks.out]\ntype = \"blackhole\"\ninputs = [\"slow\"]\n";
-    let cfg = write(dir.path(), "slow.toml", config);
+    let cfg = Config::new()
+        .pipeline()
+        .set("capacity", 16)
+        .source("gen", "generate")
+        .set("count", 250)
+        .transform("slow", "delay", &["gen"])
+        .set("duration", "2ms")
+        .sink("out", "blackhole", &["slow"])
+        .write(dir.path(), "slow.toml");
     let report_path = dir.path().join("report.json");
     let run = sluice()
         .arg("run")
@@ -237,15 +220,12 @@ fn progress_bars_only_on_a_terminal_and_not_with_quiet() {
         .map(|i| format!("{{\"i\":{i},\"ts\":{}}}\n", 1_700_000_000_000u64 + i * 25))
         .collect();
     let input = write(dir.path(), "paced.jsonl", lines);
-    let cfg = write(
-        dir.path(),
-        "paced.toml",
-        format!(
-            "[sources.rec]\ntype = \"file\"\npath = {}\nreplay = {{ timestamp_field = \"ts\", speed = 20.0 }}\n\n\
-             [sinks.out]\ntype = \"blackhole\"\ninputs = [\"rec\"]\n",
-            toml_path(&input)
-        ),
-    );
+    let cfg = Config::new()
+        .source("rec", "file")
+        .set("path", &input)
+        .set("replay", raw(r#"{ timestamp_field = "ts", speed = 20.0 }"#))
+        .sink("out", "blackhole", &["rec"])
+        .write(dir.path(), "paced.toml");
     // Not a terminal: no bar.
     let piped = sluice()
         .arg("run")

@@ -7,38 +7,27 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{describe, json_lines, read_report, sluice, stage, toml_path, u64_of, write};
+use common::{Config, describe, json_lines, raw, read_report, sluice, stage, u64_of, write};
 use serde_json::Value;
 
 /// Runs a file source with `replay` over `paths` into `out.jsonl` (ordered)
 /// and its errors into `errors.jsonl`; returns both and the report.
 fn replay(dir: &Path, paths: &[&Path], replay: &str) -> (Vec<Value>, Vec<Value>, Value) {
-    let list: Vec<String> = paths.iter().map(|p| toml_path(p)).collect();
     let out = dir.join("out.jsonl");
     let errors = dir.join("errors.jsonl");
     let report = dir.join("report.json");
-    let config = format!(
-        "[sources.rec]\n\
-         type = \"file\"\n\
-         path = [{}]\n\
-         replay = {replay}\n\
-         \n\
-         [sinks.out]\n\
-         type = \"file\"\n\
-         inputs = [\"rec\"]\n\
-         path = {}\n\
-         append = false\n\
-         ordered = true\n\
-         \n\
-         [sinks.errors]\n\
-         type = \"file\"\n\
-         inputs = [\"rec.errors\"]\n\
-         path = {}\n\
-         append = false\n",
-        list.join(", "),
-        toml_path(&out),
-        toml_path(&errors),
-    );
+    let config = Config::new()
+        .source("rec", "file")
+        .set("path", paths)
+        .set("replay", raw(replay))
+        .sink("out", "file", &["rec"])
+        .set("path", &out)
+        .set("append", false)
+        .set("ordered", true)
+        .sink("errors", "file", &["rec.errors"])
+        .set("path", &errors)
+        .set("append", false)
+        .text();
     let cfg = write(dir, "replay.toml", config);
     let run = sluice()
         .args(["run", "-q", "--report"])
@@ -228,14 +217,12 @@ fn bad_replay_settings_fail_check_with_the_key_named() {
         ),
         ("{ speed = 2.0 }", "timestamp_field"),
     ] {
-        let cfg = write(
-            dir.path(),
-            "bad.toml",
-            format!(
-                "[sources.rec]\ntype = \"file\"\npath = {}\nreplay = {replay}\n\n[sinks.out]\ntype = \"blackhole\"\ninputs = [\"rec\"]\n",
-                toml_path(&data)
-            ),
-        );
+        let cfg = Config::new()
+            .source("rec", "file")
+            .set("path", &data)
+            .set("replay", raw(replay))
+            .sink("out", "blackhole", &["rec"])
+            .write(dir.path(), "bad.toml");
         let out = sluice().arg("check").arg(&cfg).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{replay}: {}", describe(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -262,20 +249,19 @@ fn a_stopped_replay_resumes_after_what_it_delivered() {
     let a = write(dir.path(), "a.jsonl", a);
     let b = write(dir.path(), "b.jsonl", b);
     let out = dir.path().join("out.jsonl");
-    let cfg = write(
-        dir.path(),
-        "resume.toml",
-        format!(
-            "[pipeline]\ndata_dir = {}\n\n\
-             [sources.rec]\ntype = \"file\"\npath = [{}, {}]\n\
-             replay = {{ timestamp_field = \"ts\", speed = 4.0, merge = \"timestamp\" }}\n\n\
-             [sinks.out]\ntype = \"file\"\ninputs = [\"rec\"]\npath = {}\nordered = true\n",
-            toml_path(&dir.path().join("state")),
-            toml_path(&a),
-            toml_path(&b),
-            toml_path(&out)
-        ),
-    );
+    let cfg = Config::new()
+        .pipeline()
+        .set("data_dir", &dir.path().join("state"))
+        .source("rec", "file")
+        .set("path", [a.clone(), b.clone()])
+        .set(
+            "replay",
+            raw(r#"{ timestamp_field = "ts", speed = 4.0, merge = "timestamp" }"#),
+        )
+        .sink("out", "file", &["rec"])
+        .set("path", &out)
+        .set("ordered", true)
+        .write(dir.path(), "resume.toml");
     // Stop the first run (SIGTERM: it drains what it sent) once some events
     // are out, well before the end.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sluice"))

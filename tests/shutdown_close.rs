@@ -8,8 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    describe, id_lines, json_lines, read_report, sluice, sorted_ids, stage, toml_path, u64_of,
-    write,
+    Config, describe, id_lines, json_lines, read_report, sluice, sorted_ids, stage, u64_of, write,
 };
 
 fn run(dir: &Path, config: &str) -> serde_json::Value {
@@ -32,32 +31,18 @@ fn three_stage_graph_delivers_every_event_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let input = write(dir.path(), "in.jsonl", id_lines(N));
     let output = dir.path().join("out/result.jsonl");
-    let config = format!(
-        r#"
-[sources.app]
-type = "file"
-path = {input}
-
-[transforms.double]
-type = "jq"
-inputs = ["app"]
-program = "{{id, v: (.id * 2)}}"
-workers = 4
-
-[transforms.check]
-type = "filter"
-inputs = ["double"]
-condition = ".v == .id * 2"
-workers = 4
-
-[sinks.out]
-type = "file"
-inputs = ["check"]
-path = {output}
-"#,
-        input = toml_path(&input),
-        output = toml_path(&output),
-    );
+    let config = Config::new()
+        .source("app", "file")
+        .set("path", &input)
+        .transform("double", "jq", &["app"])
+        .set("program", "{id, v: (.id * 2)}")
+        .set("workers", 4)
+        .transform("check", "filter", &["double"])
+        .set("condition", ".v == .id * 2")
+        .set("workers", 4)
+        .sink("out", "file", &["check"])
+        .set("path", &output)
+        .text();
     let report = run(dir.path(), &config);
 
     let events = json_lines(&std::fs::read(&output).unwrap());
@@ -89,42 +74,22 @@ fn fan_out_gives_every_consumer_every_event() {
     let a = dir.path().join("a.jsonl");
     let b = dir.path().join("b.jsonl");
     let c = dir.path().join("c.jsonl");
-    let config = format!(
-        r#"
-[pipeline]
-capacity = 64
-
-[sources.app]
-type = "file"
-path = {input}
-
-[transforms.odd]
-type = "filter"
-inputs = ["app"]
-condition = ".id % 2 == 1"
-workers = 3
-
-[sinks.a]
-type = "file"
-inputs = ["app"]
-path = {a}
-
-[sinks.b]
-type = "file"
-inputs = ["app"]
-path = {b}
-ordered = true
-
-[sinks.c]
-type = "file"
-inputs = ["odd"]
-path = {c}
-"#,
-        input = toml_path(&input),
-        a = toml_path(&a),
-        b = toml_path(&b),
-        c = toml_path(&c),
-    );
+    let config = Config::new()
+        .pipeline()
+        .set("capacity", 64)
+        .source("app", "file")
+        .set("path", &input)
+        .transform("odd", "filter", &["app"])
+        .set("condition", ".id % 2 == 1")
+        .set("workers", 3)
+        .sink("a", "file", &["app"])
+        .set("path", &a)
+        .sink("b", "file", &["app"])
+        .set("path", &b)
+        .set("ordered", true)
+        .sink("c", "file", &["odd"])
+        .set("path", &c)
+        .text();
     let report = run(dir.path(), &config);
     let all: Vec<u64> = (1..=N).collect();
     assert!(sorted_ids(&std::fs::read(&a).unwrap()) == all, "sink a");
@@ -149,38 +114,20 @@ fn fan_in_merges_two_sources_exactly() {
     let second = write(dir.path(), "second.jsonl", second);
     let merged = dir.path().join("merged.jsonl");
     let ordered = dir.path().join("ordered.jsonl");
-    let config = format!(
-        r#"
-[sources.one]
-type = "file"
-path = {first}
-
-[sources.two]
-type = "file"
-path = {second}
-
-[transforms.tag]
-type = "jq"
-inputs = ["one", "two"]
-program = "{{id}}"
-workers = 4
-
-[sinks.merged]
-type = "file"
-inputs = ["tag"]
-path = {merged}
-
-[sinks.ordered]
-type = "file"
-inputs = ["one", "two"]
-path = {ordered}
-ordered = true
-"#,
-        first = toml_path(&first),
-        second = toml_path(&second),
-        merged = toml_path(&merged),
-        ordered = toml_path(&ordered),
-    );
+    let config = Config::new()
+        .source("one", "file")
+        .set("path", &first)
+        .source("two", "file")
+        .set("path", &second)
+        .transform("tag", "jq", &["one", "two"])
+        .set("program", "{id}")
+        .set("workers", 4)
+        .sink("merged", "file", &["tag"])
+        .set("path", &merged)
+        .sink("ordered", "file", &["one", "two"])
+        .set("path", &ordered)
+        .set("ordered", true)
+        .text();
     let report = run(dir.path(), &config);
     let all: Vec<u64> = (1..=27_000).collect();
     assert!(
@@ -215,24 +162,14 @@ fn stdin_source_ends_at_eof() {
     const N: u64 = 5_000;
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.jsonl");
-    let config = format!(
-        r#"
-[sources.in]
-type = "stdin"
-
-[transforms.j]
-type = "jq"
-inputs = ["in"]
-program = "."
-workers = 2
-
-[sinks.out]
-type = "file"
-inputs = ["j"]
-path = {output}
-"#,
-        output = toml_path(&output),
-    );
+    let config = Config::new()
+        .source("in", "stdin")
+        .transform("j", "jq", &["in"])
+        .set("program", ".")
+        .set("workers", 2)
+        .sink("out", "file", &["j"])
+        .set("path", &output)
+        .text();
     let path = write(dir.path(), "sluice.toml", config);
     let out = sluice()
         .args(["run", "-q"])

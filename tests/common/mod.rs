@@ -1,7 +1,13 @@
 //! Helpers shared by the integration tests: the real `sluice` binary, temp
-//! files, reports, and jq when it is installed.
+//! files, reports, jq when it is installed, and [`Config`], the builder of
+//! the pipelines they run.
 
 #![allow(dead_code)]
+
+pub mod config;
+
+#[allow(unused_imports)]
+pub use config::{Config, raw};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,8 +1,11 @@
 //! Helpers for the configuration tests (`tests/config_*.rs`): run `check`,
 //! `run` or `graph` on a config written to a temp file, and find the
-//! `FILE:LINE:COL: message` diagnostics at a place in its text.
+//! `FILE:LINE:COL: message` diagnostics at a place in its text; `table`
+//! runs a list of refused configs and names every failing one.
 
 #![allow(dead_code)]
+
+pub mod table;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

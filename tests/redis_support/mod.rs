@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::Config;
+
 /// How long any single wait may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
@@ -296,26 +298,19 @@ pub fn consumer_config(
     } else {
         "in"
     };
-    let text = format!(
-        r#"[pipeline]
-shutdown_grace = "60s"
-
-[sources.in]
-type = "redis_stream"
-url = "{url}"
-stream = "{stream}"
-group = "workers"
-consumer = "{consumer}"
-block = "200ms"
-{extra}
-
-[sinks.out]
-type = "file"
-inputs = ["{sink_input}"]
-path = "{}"
-"#,
-        out.display()
-    );
+    let text = Config::new()
+        .pipeline()
+        .set("shutdown_grace", "60s")
+        .source("in", "redis_stream")
+        .set("url", url)
+        .set("stream", stream)
+        .set("group", "workers")
+        .set("consumer", consumer)
+        .set("block", "200ms")
+        .raw(extra)
+        .sink("out", "file", &[sink_input])
+        .set("path", out)
+        .text();
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
     path
