@@ -3,7 +3,8 @@
 //! group, over as many lines as it spans) in each top-level module's files,
 //! skipping comments, strings and character literals, and fails naming each
 //! cycle (`a -> b -> a`) when the modules do not form a DAG. `super::` paths
-//! stay inside a module and do not count.
+//! stay inside a module and do not count; inside `src/kit/` the same check
+//! runs on the kit's own modules, where `super::x` names a sibling.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -141,15 +142,25 @@ fn skip_char_or_lifetime(chars: &[char], i: usize) -> usize {
 /// The first path segments named after `crate::` in `text`: `crate::a::X`
 /// names `a`, and `use crate::{a::X, b::{Y, Z}, c}` names `a`, `b` and `c`.
 fn references(text: &str) -> BTreeSet<String> {
+    references_under(text, &["crate"])
+}
+
+/// Like [`references`], for the segment after the path `prefix`
+/// (`["crate", "kit"]` names the kit's own modules).
+fn references_under(text: &str, prefix: &[&str]) -> BTreeSet<String> {
     let toks = tokens(text);
     let mut out = BTreeSet::new();
     let mut i = 0;
-    while i + 2 < toks.len() {
-        if toks[i] != Token::Ident("crate".into()) || toks[i + 1] != Token::PathSep {
+    let n = prefix.len() * 2;
+    while i + n < toks.len() {
+        let matches = prefix.iter().enumerate().all(|(k, p)| {
+            toks[i + 2 * k] == Token::Ident((*p).into()) && toks[i + 2 * k + 1] == Token::PathSep
+        });
+        if !matches {
             i += 1;
             continue;
         }
-        i += 2;
+        i += n;
         match &toks[i] {
             Token::Ident(name) => {
                 out.insert(name.clone());
@@ -206,19 +217,30 @@ fn module_of(src: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(src).ok()?;
     let first = rel.components().next()?.as_os_str().to_str()?;
     let name = first.strip_suffix(".rs").unwrap_or(first);
-    (!matches!(name, "lib" | "main")).then(|| name.to_string())
+    (!matches!(name, "lib" | "main" | "mod")).then(|| name.to_string())
 }
 
 /// Which top-level modules of `src/` each one names (itself and names that
 /// are not modules, such as macros, left out).
 fn module_deps(src: &Path) -> Deps {
+    module_deps_under(src, &["crate"])
+}
+
+/// Which modules of the directory `src` (a module reached as `prefix`)
+/// each one names; in files directly in `src`, `super::x` names a sibling
+/// too.
+fn module_deps_under(src: &Path, prefix: &[&str]) -> Deps {
     let mut files = Vec::new();
     rust_files(src, &mut files);
     let mut deps = Deps::new();
     for f in &files {
         let Some(m) = module_of(src, f) else { continue };
         let text = std::fs::read_to_string(f).unwrap();
-        deps.entry(m).or_default().extend(references(&text));
+        let entry = deps.entry(m).or_default();
+        entry.extend(references_under(&text, prefix));
+        if prefix.len() > 1 && f.parent() == Some(src) {
+            entry.extend(references_under(&text, &["super"]));
+        }
     }
     let modules: BTreeSet<String> = deps.keys().cloned().collect();
     for (m, set) in deps.iter_mut() {
@@ -295,13 +317,23 @@ fn shortest_cycle(deps: &Deps, m: &str) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "issue 11: the lead enables it once the modules are layered"]
 fn top_level_modules_form_no_cycle() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
     let found = cycles(&module_deps(&src));
     assert!(
         found.is_empty(),
         "cycles between top-level modules of src/ (each uses the next; move the shared piece down a layer):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_stage_kits_modules_form_no_cycle() {
+    let kit = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/kit");
+    let found = cycles(&module_deps_under(&kit, &["crate", "kit"]));
+    assert!(
+        found.is_empty(),
+        "cycles between the modules of src/kit/ (the kit is the bottom layer; each of its pieces should be too):\n{}",
         found.join("\n")
     );
 }
