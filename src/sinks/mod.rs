@@ -20,7 +20,6 @@ pub mod stdout;
 pub mod tcp;
 mod writer;
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -54,9 +53,8 @@ fn parse_as<T: SinkKind + DeserializeOwned + Clone + 'static>(
     T::deserialize(table).map(|c| Box::new(c) as SinkConfig)
 }
 
-/// A problem in a setting: where (a span in the config text, or the whole
-/// stage when `None`) and what.
-pub type Problem = (Option<Range<usize>>, String);
+/// A problem in a setting (see [`crate::kit::limits::Problem`]).
+pub use crate::kit::limits::Problem;
 
 /// The configuration of one sink, whatever its `type`.
 pub type SinkConfig = Box<dyn SinkKind>;

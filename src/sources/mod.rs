@@ -14,7 +14,6 @@ pub mod udp;
 pub mod unix;
 
 use std::future::Future;
-use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -40,9 +39,8 @@ pub const KINDS: &[(&str, Parse)] = &[
     ("redis_stream", parse_as::<redis_stream::RedisStreamConfig>),
 ];
 
-/// A problem in a setting: where (a span in the config text, or the whole
-/// stage when `None`) and what.
-pub type Problem = (Option<Range<usize>>, String);
+/// A problem in a setting (see [`crate::kit::limits::Problem`]).
+pub use crate::kit::limits::Problem;
 
 /// Reads the kind-specific keys of a `[sources.NAME]` table (the kind's own
 /// `deny_unknown_fields` struct, so a typo is reported at the typo).
