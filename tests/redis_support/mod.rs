@@ -268,10 +268,17 @@ pub fn line_count(path: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// The `n` of every `{"n":N}` line of `path`, in order.
+/// The `n` of every complete `{"n":N}` line of `path`, in order. A last
+/// line without its newline is left out: a live daemon is still writing it,
+/// or a killed one was cut off mid-write (its entry was not acknowledged,
+/// so another daemon delivers it again).
 pub fn numbers(path: &Path) -> Vec<u64> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => "",
+    };
+    complete
         .lines()
         .map(|l| {
             let v: serde_json::Value =
