@@ -17,6 +17,10 @@
 //! - Settings: [`duration`] (`"250ms"`), [`limits`] (bounds every config
 //!   value is checked against), [`retry`] (retry policy and backoff),
 //!   [`net`] (addresses, Redis connections).
+//! - HTTP: [`http_server`] (the one server stack: axum on hyper 1, TLS,
+//!   bounded connections, graceful stop), [`http_auth`] (bearer tokens
+//!   that never print), [`http_client`] (the one client stack and the one
+//!   retrying call).
 //! - State and output: [`checkpoint`] (offsets and sink lengths in
 //!   `data_dir`), [`progress`] (progress bars), [`redact`] (URLs without
 //!   their passwords).
@@ -32,6 +36,9 @@ pub mod failure;
 pub mod fanout;
 pub mod gauge;
 pub mod histogram;
+pub mod http_auth;
+pub mod http_client;
+pub mod http_server;
 pub mod jq;
 pub mod json;
 pub mod latency;

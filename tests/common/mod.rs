@@ -1,10 +1,12 @@
 //! Helpers shared by the integration tests: the real `sluice` binary, temp
 //! files, reports, jq when it is installed, and [`Config`], the builder of
-//! the pipelines they run.
+//! the pipelines they run, and [`upstream`], a real HTTP service for the
+//! HTTP stages to talk to.
 
 #![allow(dead_code)]
 
 pub mod config;
+pub mod upstream;
 
 #[allow(unused_imports)]
 pub use config::{Config, raw};
