@@ -245,19 +245,12 @@ impl Checker<'_> {
             }
         }
         let data = match (input.events, input.lines) {
-            (Some(events), None) => {
-                let mut values = Vec::new();
-                for e in events {
-                    match to_json(e.get_ref()) {
-                        Ok(v) => values.push(v),
-                        Err(why) => diags.push(
-                            e.span(),
-                            format!("test `{test}`: this event cannot be JSON: {why}"),
-                        ),
-                    }
-                }
-                InputData::Events(values)
-            }
+            (Some(events), None) => InputData::Events(json_values(
+                events,
+                to_json,
+                &format!("test `{test}`: this event cannot be JSON"),
+                diags,
+            )),
             (None, Some(lines)) => InputData::Lines(lines, input.codec.unwrap_or_default()),
             (Some(_), Some(_)) => {
                 diags.push(
@@ -298,32 +291,18 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            (None, Some(lines)) => {
-                let mut values = Vec::new();
-                for l in lines {
-                    match serde_json::from_str(l.get_ref()) {
-                        Ok(v) => values.push(v),
-                        Err(e) => diags.push(
-                            l.span(),
-                            format!("test `{test}`: this expected line is not JSON: {e}"),
-                        ),
-                    }
-                }
-                Some(values)
-            }
-            (Some(events), None) => {
-                let mut values = Vec::new();
-                for e in events {
-                    match to_json(e.get_ref()) {
-                        Ok(v) => values.push(v),
-                        Err(why) => diags.push(
-                            e.span(),
-                            format!("test `{test}`: this expected event cannot be JSON: {why}"),
-                        ),
-                    }
-                }
-                Some(values)
-            }
+            (None, Some(lines)) => Some(json_values(
+                lines,
+                |l| serde_json::from_str(l).map_err(|e| e.to_string()),
+                &format!("test `{test}`: this expected line is not JSON"),
+                diags,
+            )),
+            (Some(events), None) => Some(json_values(
+                events,
+                to_json,
+                &format!("test `{test}`: this expected event cannot be JSON"),
+                diags,
+            )),
             (None, None) => None,
         };
         let conditions = output.conditions.unwrap_or_default();
@@ -456,6 +435,24 @@ impl Checker<'_> {
             .map(|s| s.name.clone())
             .collect()
     }
+}
+
+/// Converts each spanned item with `convert`; one that cannot be JSON is a
+/// diagnostic at its own span (`what: why`) and is left out.
+fn json_values<T>(
+    items: Vec<Spanned<T>>,
+    convert: impl Fn(&T) -> Result<serde_json::Value, String>,
+    what: &str,
+    diags: &mut Diagnostics<'_>,
+) -> Vec<serde_json::Value> {
+    let mut values = Vec::with_capacity(items.len());
+    for item in items {
+        match convert(item.get_ref()) {
+            Ok(v) => values.push(v),
+            Err(why) => diags.push(item.span(), format!("{what}: {why}")),
+        }
+    }
+    values
 }
 
 /// A TOML value as JSON: tables become objects, arrays arrays; datetimes
