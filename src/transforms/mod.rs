@@ -66,8 +66,26 @@ pub trait TransformKind: std::fmt::Debug + Send + Sync + CloneTransform {
     /// A fresh instance for one worker.
     fn build(&self) -> anyhow::Result<Transform>;
 
+    /// The instances of a stage's `workers`. By default each is built on its
+    /// own; a kind whose workers share something stage-wide (a limit on
+    /// requests in flight, a cache) or keeps counters of its own
+    /// ([`StageStats::extra`](crate::kit::counters::StageStats::extra))
+    /// builds them together here.
+    fn build_stage(&self, stage: &StageCtx<'_>, workers: usize) -> anyhow::Result<Vec<Transform>> {
+        let _ = stage;
+        (0..workers).map(|_| self.build()).collect()
+    }
+
     /// A one-line description for the graph output.
     fn describe(&self) -> String;
+}
+
+/// The stage a transform's workers are built for.
+pub struct StageCtx<'a> {
+    /// The stage's name.
+    pub name: &'a str,
+    /// The stage's counters (kept across reloads).
+    pub stats: &'a std::sync::Arc<crate::kit::counters::StageStats>,
 }
 
 /// Clones a boxed [`TransformKind`] (a [`Config`](crate::config::Config) is
