@@ -4,6 +4,7 @@
 
 pub mod delay;
 pub mod filter;
+pub mod http_enrich;
 pub mod jq;
 pub mod parse_regex;
 pub mod route;
@@ -28,6 +29,7 @@ pub const KINDS: &[(&str, Parse)] = &[
     ("delay", parse_as::<delay::DelayConfig>),
     ("route", parse_as::<route::RouteConfig>),
     ("parse_regex", parse_as::<parse_regex::ParseRegexConfig>),
+    ("http_enrich", parse_as::<http_enrich::HttpEnrichConfig>),
 ];
 
 /// Reads the kind-specific keys of a `[transforms.NAME]` table (the kind's
