@@ -284,16 +284,21 @@ mod tests {
     fn extra_counters_and_timings_are_families_of_their_own() {
         let mut stats = RunStats::new();
         let a = stats.register("a", "transform", "http_enrich");
-        a.extra.counter("http_requests", "Requests sent.").store(4, Relaxed);
+        a.extra
+            .counter("http_requests", "Requests sent.")
+            .store(4, Relaxed);
         a.extra
             .timing("http_request", "Call time.")
             .record(Duration::from_millis(20));
         let b = stats.register("b", "transform", "http_enrich");
-        b.extra.counter("http_requests", "Requests sent.").store(1, Relaxed);
+        b.extra
+            .counter("http_requests", "Requests sent.")
+            .store(1, Relaxed);
         stats.register("c", "transform", "jq");
         let text = render(&stats);
         assert_eq!(
-            text.matches("# TYPE sluice_http_requests_total counter").count(),
+            text.matches("# TYPE sluice_http_requests_total counter")
+                .count(),
             1,
             "{text}"
         );

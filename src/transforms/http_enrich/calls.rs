@@ -164,7 +164,9 @@ impl Calls {
                     .request(self.method.clone(), request.url.clone())
                     .header(ACCEPT, "application/json");
                 match &request.body {
-                    Some(body) => b.header(CONTENT_TYPE, "application/json").body(body.clone()),
+                    Some(body) => b
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body.clone()),
                     None => b,
                 }
             },
@@ -207,7 +209,10 @@ mod tests {
     fn answers_are_json_within_the_nesting_limit_or_a_reason() {
         assert_eq!(parse_answer(b"").unwrap(), Val::Null);
         assert_eq!(parse_answer(b" \n").unwrap(), Val::Null);
-        assert_eq!(parse_answer(br#"{"a":1}"#).unwrap().to_string(), r#"{"a":1}"#);
+        assert_eq!(
+            parse_answer(br#"{"a":1}"#).unwrap().to_string(),
+            r#"{"a":1}"#
+        );
         let e = parse_answer(b"<html>").unwrap_err();
         assert!(e.starts_with("the answer is not JSON"), "{e}");
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);

@@ -177,7 +177,8 @@ impl crate::transforms::TransformKind for HttpEnrichConfig {
         let checks = [
             limits::int_range("concurrency", self.concurrency, 1, MAX_CONCURRENCY),
             limits::at_least("timeout", self.timeout, ms),
-            self.cache.and_then(|c| limits::at_least("cache.ttl", c.ttl, ms)),
+            self.cache
+                .and_then(|c| limits::at_least("cache.ttl", c.ttl, ms)),
             self.cache.and_then(|c| {
                 let n = usize::try_from(c.max_entries).unwrap_or(usize::MAX);
                 limits::int_range("cache.max_entries", n, 1, MAX_CACHE_ENTRIES as usize)
@@ -205,9 +206,11 @@ impl crate::transforms::TransformKind for HttpEnrichConfig {
         let template = Arc::new(self.template().map_err(anyhow::Error::msg)?);
         let method = self.method().map_err(anyhow::Error::msg)?;
         let body = match &self.body {
-            Some(code) => Some(Arc::new(Program::compile(code.get_ref()).map_err(|e| {
-                anyhow::anyhow!("invalid `body` program: {}", e[0])
-            })?)),
+            Some(code) => {
+                Some(Arc::new(Program::compile(code.get_ref()).map_err(|e| {
+                    anyhow::anyhow!("invalid `body` program: {}", e[0])
+                })?))
+            }
             None => None,
         };
         let cache = self.cache.map(|c| CacheSettings {

@@ -159,7 +159,10 @@ impl Path {
                         end += 1;
                     }
                     if end == start || b[start].is_ascii_digit() {
-                        return Err(format!("expected a field name after `.` at `{}`", &text[i..]));
+                        return Err(format!(
+                            "expected a field name after `.` at `{}`",
+                            &text[i..]
+                        ));
                     }
                     steps.push(Step::Key(text[start..end].to_string()));
                     i = end;
@@ -178,10 +181,7 @@ impl Path {
                         .map(|c| i + c)
                         .ok_or_else(|| format!("`[` without `]` at `{}`", &text[i..]))?;
                     let index = text[i + 1..close].trim().parse::<usize>().map_err(|_| {
-                        format!(
-                            "`{}` is not an array index (0, 1, …)",
-                            &text[i..=close]
-                        )
+                        format!("`{}` is not an array index (0, 1, …)", &text[i..=close])
                     })?;
                     steps.push(Step::Index(index));
                     i = close + 1;
@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(fill(r#"{.user."full name"}"#, event).unwrap(), "Ann");
         assert_eq!(fill(r#"{.user["full name"]}"#, event).unwrap(), "Ann");
         assert_eq!(fill("{.user.ids.[0]}", event).unwrap(), "7");
-        assert_eq!(fill("{{literal}}/{ .user.ids[0] }", event).unwrap(), "{literal}/7");
+        assert_eq!(
+            fill("{{literal}}/{ .user.ids[0] }", event).unwrap(),
+            "{literal}/7"
+        );
     }
 
     #[test]
@@ -273,7 +276,11 @@ mod tests {
         let e = fill("http://h/{.user_id}", r#"{"other":1}"#).unwrap_err();
         assert_eq!(e, "url placeholder {.user_id}: no value in the event");
         assert!(fill("{.a}", r#"{"a":null}"#).is_err());
-        assert!(fill("{.a}", r#"{"a":{"b":1}}"#).unwrap_err().contains("object"));
+        assert!(
+            fill("{.a}", r#"{"a":{"b":1}}"#)
+                .unwrap_err()
+                .contains("object")
+        );
         assert!(fill("{.a}", r#"{"a":[1]}"#).unwrap_err().contains("array"));
         assert!(fill("{.a.b}", r#"{"a":"x"}"#).is_err());
     }
