@@ -48,6 +48,9 @@ pub struct StageStats {
     /// How full the stage's input edge is (set when the graph is built,
     /// replaced on reload).
     pub input_edge: std::sync::Mutex<Option<crate::kit::gauge::EdgeGauge>>,
+    /// Counters and timings of this stage's kind alone (an `http_enrich`
+    /// stage's requests and cache hits), shown by `/metrics` and the report.
+    pub extra: super::extra::Extra,
 }
 
 impl StageStats {

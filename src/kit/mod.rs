@@ -21,6 +21,8 @@
 //!   bounded connections, graceful stop), [`http_auth`] (bearer tokens
 //!   that never print), [`http_client`] (the one client stack and the one
 //!   retrying call).
+//! - Counting: [`counters`] (every stage's), [`extra`] (named counters and
+//!   timings a kind adds), [`latency`], [`histogram`].
 //! - State and output: [`checkpoint`] (offsets and sink lengths in
 //!   `data_dir`), [`progress`] (progress bars), [`redact`] (URLs without
 //!   their passwords).
@@ -32,6 +34,7 @@ pub mod counters;
 pub mod duration;
 pub mod edge;
 pub mod event;
+pub mod extra;
 pub mod failure;
 pub mod fanout;
 pub mod gauge;

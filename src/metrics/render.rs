@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 
 use crate::kit::counters::StageStats;
-use crate::kit::histogram::LATENCY_BUCKETS;
+use crate::kit::extra::{Named, Value as ExtraValue};
+use crate::kit::histogram::{Histogram, LATENCY_BUCKETS};
 use crate::stats::RunStats;
 
 /// What the endpoint renders: the counters of the graph that runs now.
@@ -162,25 +163,9 @@ pub fn render(graph: &RunStats) -> String {
         if *role == "source" {
             continue; // a source waits on its input; nothing to measure
         }
-        let h = &s.latency;
-        let name = escape(name);
-        let mut cumulative = 0u64;
-        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            cumulative += h.buckets[i].load(Relaxed);
-            let _ = writeln!(
-                out,
-                "sluice_stage_latency_seconds_bucket{{stage=\"{name}\",le=\"{le}\"}} {cumulative}"
-            );
-        }
-        cumulative += h.buckets[LATENCY_BUCKETS.len()].load(Relaxed);
-        let _ = writeln!(
-            out,
-            "sluice_stage_latency_seconds_bucket{{stage=\"{name}\",le=\"+Inf\"}} {cumulative}\n\
-             sluice_stage_latency_seconds_sum{{stage=\"{name}\"}} {}\n\
-             sluice_stage_latency_seconds_count{{stage=\"{name}\"}} {cumulative}",
-            h.sum_nanos.load(Relaxed) as f64 / 1e9
-        );
+        histogram(&mut out, "sluice_stage_latency_seconds", name, &s.latency);
     }
+    extra(&mut out, stages);
     let _ = writeln!(
         out,
         "# HELP sluice_in_flight_events Events inside the graph now (read, not yet written or dropped).\n\
@@ -197,6 +182,67 @@ pub fn render(graph: &RunStats) -> String {
         graph.started.elapsed().as_secs_f64()
     );
     out
+}
+
+/// The lines of one stage's histogram `metric` (`_bucket`, `_sum`, `_count`).
+fn histogram(out: &mut String, metric: &str, stage: &str, h: &Histogram) {
+    let name = escape(stage);
+    let mut cumulative = 0u64;
+    for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+        cumulative += h.buckets[i].load(Relaxed);
+        let _ = writeln!(
+            out,
+            "{metric}_bucket{{stage=\"{name}\",le=\"{le}\"}} {cumulative}"
+        );
+    }
+    cumulative += h.buckets[LATENCY_BUCKETS.len()].load(Relaxed);
+    let _ = writeln!(
+        out,
+        "{metric}_bucket{{stage=\"{name}\",le=\"+Inf\"}} {cumulative}\n\
+         {metric}_sum{{stage=\"{name}\"}} {}\n\
+         {metric}_count{{stage=\"{name}\"}} {cumulative}",
+        h.sum_nanos.load(Relaxed) as f64 / 1e9
+    );
+}
+
+/// The counters and timings stage kinds registered themselves
+/// ([`StageStats::extra`]): one family per name, `sluice_NAME_total` for a
+/// counter and the histogram `sluice_NAME_seconds` for a timing, with a
+/// line per stage that has it.
+fn extra(out: &mut String, stages: &[(String, &'static str, String, Arc<StageStats>)]) {
+    let per_stage: Vec<(&str, Vec<Named>)> = stages
+        .iter()
+        .map(|(name, _, _, s)| (name.as_str(), s.extra.snapshot()))
+        .collect();
+    let mut done: Vec<&str> = Vec::new();
+    for (_, named) in &per_stage {
+        for n in named {
+            if done.contains(&n.name) {
+                continue;
+            }
+            done.push(n.name);
+            let (metric, kind) = match n.value {
+                ExtraValue::Counter(_) => (format!("sluice_{}_total", n.name), "counter"),
+                ExtraValue::Timing(_) => (format!("sluice_{}_seconds", n.name), "histogram"),
+            };
+            let _ = writeln!(out, "# HELP {metric} {}\n# TYPE {metric} {kind}", n.help);
+            for (stage, values) in &per_stage {
+                for v in values.iter().filter(|v| v.name == n.name) {
+                    match &v.value {
+                        ExtraValue::Counter(c) => {
+                            let _ = writeln!(
+                                out,
+                                "{metric}{{stage=\"{}\"}} {}",
+                                escape(stage),
+                                c.load(Relaxed)
+                            );
+                        }
+                        ExtraValue::Timing(t) => histogram(out, &metric, stage, t),
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Escapes a label value (backslash, double quote, newline).
@@ -232,6 +278,36 @@ mod tests {
         assert!(text.contains("sluice_stage_latency_seconds_bucket{stage=\"t\",le=\"10\"} 2\n"));
         assert!(text.contains("sluice_stage_latency_seconds_bucket{stage=\"t\",le=\"+Inf\"} 3\n"));
         assert!(text.contains("sluice_stage_latency_seconds_count{stage=\"t\"} 3\n"));
+    }
+
+    #[test]
+    fn extra_counters_and_timings_are_families_of_their_own() {
+        let mut stats = RunStats::new();
+        let a = stats.register("a", "transform", "http_enrich");
+        a.extra
+            .counter("http_requests", "Requests sent.")
+            .store(4, Relaxed);
+        a.extra
+            .timing("http_request", "Call time.")
+            .record(Duration::from_millis(20));
+        let b = stats.register("b", "transform", "http_enrich");
+        b.extra
+            .counter("http_requests", "Requests sent.")
+            .store(1, Relaxed);
+        stats.register("c", "transform", "jq");
+        let text = render(&stats);
+        assert_eq!(
+            text.matches("# TYPE sluice_http_requests_total counter")
+                .count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("sluice_http_requests_total{stage=\"a\"} 4\n"));
+        assert!(text.contains("sluice_http_requests_total{stage=\"b\"} 1\n"));
+        assert!(!text.contains("sluice_http_requests_total{stage=\"c\"}"));
+        assert!(text.contains("# TYPE sluice_http_request_seconds histogram"));
+        assert!(text.contains("sluice_http_request_seconds_bucket{stage=\"a\",le=\"0.025\"} 1\n"));
+        assert!(text.contains("sluice_http_request_seconds_count{stage=\"a\"} 1\n"));
     }
 
     #[test]

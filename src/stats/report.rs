@@ -3,6 +3,7 @@
 //! bottleneck found through the config's edges, and the summary `run`
 //! prints at exit.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::kit::counters::{InFlight, StageStats};
+use crate::kit::extra::Value;
 use crate::kit::latency::{LatencyReport, round};
 use crate::kit::series::{OCCUPANCY_EVERY, OccupancyReport};
 use crate::kit::sync::{lock, nanos};
@@ -68,6 +70,14 @@ pub struct StageReport {
     pub latency_ms: Option<LatencyReport>,
     /// How full the stage's input edge was (stages with an input edge).
     pub occupancy: Option<OccupancyReport>,
+    /// The counters of this stage's kind alone (`kit::extra`), e.g. an
+    /// `http_enrich` stage's `http_requests` and `http_cache_hits`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<&'static str, u64>,
+    /// The timings of this stage's kind alone, e.g. `http_request`: the
+    /// time of one call.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub timings_ms: BTreeMap<&'static str, LatencyReport>,
 }
 
 /// The JSON report written by `--report`.
@@ -154,6 +164,8 @@ impl RunStats {
                 batches: s.latency.count(),
                 latency_ms: s.latency.quantiles(),
                 occupancy: lock(&s.occupancy).report(OCCUPANCY_EVERY),
+                counters: extra_counters(s),
+                timings_ms: extra_timings(s),
             })
             .collect();
         let sum = |role: &str, f: fn(&StageReport) -> u64| {
@@ -181,6 +193,30 @@ impl RunStats {
             stages,
         }
     }
+}
+
+/// A stage's extra counters by name (see [`StageReport::counters`]).
+fn extra_counters(s: &StageStats) -> BTreeMap<&'static str, u64> {
+    s.extra
+        .snapshot()
+        .into_iter()
+        .filter_map(|n| match n.value {
+            Value::Counter(c) => Some((n.name, c.load(Relaxed))),
+            Value::Timing(_) => None,
+        })
+        .collect()
+}
+
+/// A stage's extra timings by name, those with at least one observation.
+fn extra_timings(s: &StageStats) -> BTreeMap<&'static str, LatencyReport> {
+    s.extra
+        .snapshot()
+        .into_iter()
+        .filter_map(|n| match n.value {
+            Value::Timing(t) => t.quantiles().map(|q| (n.name, q)),
+            Value::Counter(_) => None,
+        })
+        .collect()
 }
 
 impl Default for RunStats {
@@ -257,6 +293,21 @@ impl Report {
                 "{:width$}  {:9}  {:>10}  {:>10}  {:>8}  {busy:>8}  {p99:>9}  {edge:>5}",
                 s.name, s.role, s.events_in, s.events_out, s.errors
             );
+        }
+        // Stages whose kind counts more (`kit::extra`): one line each.
+        for s in self
+            .stages
+            .iter()
+            .filter(|s| !s.counters.is_empty() || !s.timings_ms.is_empty())
+        {
+            let mut parts: Vec<String> =
+                s.counters.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            parts.extend(
+                s.timings_ms
+                    .iter()
+                    .map(|(k, l)| format!("{k} p50 {:.2}ms p99 {:.2}ms", l.p50_ms, l.p99_ms)),
+            );
+            let _ = writeln!(out, "{}: {}", s.name, parts.join(", "));
         }
         if let Some(b) = &self.bottleneck {
             let full = self

@@ -96,13 +96,16 @@ pub fn build(
         Sink(SinkTask),
     }
     let mut built = Vec::with_capacity(stages.len());
-    for s in stages {
+    for (s, stage_stats) in stages.iter().zip(&stage_stats) {
         let b = match &s.kind {
             StageKind::Source(_) => Ok(Built::Source),
-            StageKind::Transform(c) => (0..s.workers)
-                .map(|_| c.build())
-                .collect::<anyhow::Result<_>>()
-                .map(Built::Transform),
+            StageKind::Transform(c) => {
+                let ctx = crate::transforms::StageCtx {
+                    name: &s.name,
+                    stats: stage_stats,
+                };
+                c.build_stage(&ctx, s.workers).map(Built::Transform)
+            }
             StageKind::Sink(c) => c
                 .build(&crate::sinks::Opening {
                     name: &s.name,

@@ -4,6 +4,7 @@
 
 pub mod delay;
 pub mod filter;
+pub mod http_enrich;
 pub mod jq;
 pub mod parse_regex;
 pub mod route;
@@ -28,6 +29,7 @@ pub const KINDS: &[(&str, Parse)] = &[
     ("delay", parse_as::<delay::DelayConfig>),
     ("route", parse_as::<route::RouteConfig>),
     ("parse_regex", parse_as::<parse_regex::ParseRegexConfig>),
+    ("http_enrich", parse_as::<http_enrich::HttpEnrichConfig>),
 ];
 
 /// Reads the kind-specific keys of a `[transforms.NAME]` table (the kind's
@@ -66,8 +68,26 @@ pub trait TransformKind: std::fmt::Debug + Send + Sync + CloneTransform {
     /// A fresh instance for one worker.
     fn build(&self) -> anyhow::Result<Transform>;
 
+    /// The instances of a stage's `workers`. By default each is built on its
+    /// own; a kind whose workers share something stage-wide (a limit on
+    /// requests in flight, a cache) or keeps counters of its own
+    /// ([`StageStats::extra`](crate::kit::counters::StageStats::extra))
+    /// builds them together here.
+    fn build_stage(&self, stage: &StageCtx<'_>, workers: usize) -> anyhow::Result<Vec<Transform>> {
+        let _ = stage;
+        (0..workers).map(|_| self.build()).collect()
+    }
+
     /// A one-line description for the graph output.
     fn describe(&self) -> String;
+}
+
+/// The stage a transform's workers are built for.
+pub struct StageCtx<'a> {
+    /// The stage's name.
+    pub name: &'a str,
+    /// The stage's counters (kept across reloads).
+    pub stats: &'a std::sync::Arc<crate::kit::counters::StageStats>,
 }
 
 /// Clones a boxed [`TransformKind`] (a [`Config`](crate::config::Config) is
