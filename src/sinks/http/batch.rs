@@ -113,8 +113,30 @@ pub struct Sealed {
     /// The events, held until the peer answered: acknowledged on a 2xx,
     /// given to `errors` otherwise, failed if the sink stops before.
     pub events: Held,
-    /// The body as sent (compressed when the sink compresses).
+    /// The body, uncompressed.
     pub body: Bytes,
+    /// What [`Sealed::wire_body`] does to it.
+    compression: Compression,
+}
+
+impl Sealed {
+    /// The body as it goes on the wire. Compression runs off the sink's
+    /// thread, on tokio's blocking pool, inside the request's future: the
+    /// batches in flight compress in parallel and the sink goes on
+    /// batching meanwhile (on the sink's thread, gzip was the bottleneck).
+    pub async fn wire_body(&self) -> Bytes {
+        match self.compression {
+            Compression::None => self.body.clone(),
+            Compression::Gzip => {
+                let raw = self.body.clone();
+                match tokio::task::spawn_blocking(move || gzip(&raw)).await {
+                    Ok(z) => Bytes::from(z),
+                    // The pool is shutting down: compress here.
+                    Err(_) => Bytes::from(gzip(&self.body)),
+                }
+            }
+        }
+    }
 }
 
 impl Batcher {
@@ -184,10 +206,6 @@ impl Batcher {
         if self.encoding == Encoding::JsonArray {
             body.push(b']');
         }
-        let body = match self.compression {
-            Compression::None => body,
-            Compression::Gzip => gzip(&body),
-        };
         self.opened = None;
         // The next body will be about as large: spare its regrowth.
         self.body.reserve(body.len().min(self.limits.max_bytes));
@@ -196,6 +214,7 @@ impl Batcher {
         Sealed {
             events,
             body: Bytes::from(body),
+            compression: self.compression,
         }
     }
 }
@@ -258,15 +277,17 @@ mod tests {
         tiny.seal().events.delivered();
     }
 
-    #[test]
-    fn gzip_bodies_inflate_to_the_batch() {
+    #[tokio::test]
+    async fn gzip_bodies_inflate_to_the_batch() {
         use std::io::Read;
         let mut b = Batcher::new(limits(3, 1 << 20), Encoding::Ndjson, Compression::Gzip);
         b.push(event(1));
         b.push(event(2));
         let mut s = b.push(event(3)).unwrap();
+        let wire = s.wire_body().await;
+        assert!(wire.starts_with(&[0x1f, 0x8b]), "a gzip member");
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&s.body[..])
+        flate2::read::GzDecoder::new(&wire[..])
             .read_to_string(&mut text)
             .unwrap();
         assert_eq!(text, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");

@@ -64,6 +64,8 @@ struct Flight {
     result: Result<Answer, Failure>,
     /// From the first try to the verdict (retries and waits included).
     took: Duration,
+    /// Bytes of the body as sent (compressed).
+    sent: u64,
 }
 
 /// Sends one closed batch, with retries.
@@ -71,7 +73,7 @@ async fn deliver(target: Arc<Target>, sealed: Sealed) -> Flight {
     let started = Instant::now();
     let mut retries = Retries::new(target.retry);
     let t = &target;
-    let body = &sealed.body;
+    let body = sealed.wire_body().await;
     let result = http_client::call(
         || {
             t.client
@@ -84,6 +86,7 @@ async fn deliver(target: Arc<Target>, sealed: Sealed) -> Flight {
     )
     .await;
     Flight {
+        sent: body.len() as u64,
         sealed,
         result,
         took: started.elapsed(),
@@ -152,6 +155,7 @@ async fn settle(flight: Flight, ctx: &mut SinkContext, failures: &mut u64) {
         mut sealed,
         result,
         took,
+        sent,
     } = flight;
     let n = sealed.events.len() as u64;
     ctx.stats.latency.record(took);
@@ -160,7 +164,7 @@ async fn settle(flight: Flight, ctx: &mut SinkContext, failures: &mut u64) {
             ctx.stats
                 .retries
                 .fetch_add(u64::from(answer.retries), Relaxed);
-            ctx.stats.bytes.fetch_add(sealed.body.len() as u64, Relaxed);
+            ctx.stats.bytes.fetch_add(sent, Relaxed);
             ctx.stats.events_out.fetch_add(n, Relaxed);
             // Answered 2xx: dropping the events acknowledges them.
             sealed.events.delivered();
