@@ -129,7 +129,10 @@ pub async fn run(target: Target, mut batcher: Batcher, mut ctx: SinkContext) -> 
         }
         let due = tokio::time::Instant::from_std(batcher.due());
         // Every branch is cancel-safe: a finished request stays in
-        // `flights`, a batch stays in the edge, a timer is remade.
+        // `flights`, a batch stays in the edge, a timer is remade. One
+        // branch is always enabled: with no request in flight, a closed
+        // batch was sent above, and with the input closed and the batch
+        // empty the loop has ended.
         tokio::select! {
             Some(flight) = flights.next(), if !flights.is_empty() => {
                 settle(flight, &mut ctx, &mut failures).await;
