@@ -111,7 +111,7 @@ const FAMILIES: &[Family] = &[
         "counter",
         "Failed write or connect attempts of a sink (retried, or given up to its errors output).",
         |role, kind, s| {
-            (role == "sink" && matches!(kind, "tcp" | "file" | "stdout" | "redis_stream"))
+            (role == "sink" && matches!(kind, "tcp" | "file" | "stdout" | "redis_stream" | "http"))
                 .then(|| s.retries.load(Relaxed) as f64)
         },
     ),

@@ -14,6 +14,7 @@
 pub mod blackhole;
 pub mod file;
 pub mod held;
+pub mod http;
 pub mod redis_stream;
 mod sink_loop;
 pub mod stdout;
@@ -41,6 +42,7 @@ pub const KINDS: &[(&str, Parse)] = &[
         "redis_stream",
         parse_as::<redis_stream::RedisStreamSinkConfig>,
     ),
+    ("http", parse_as::<http::HttpSinkConfig>),
 ];
 
 /// Reads the kind-specific keys of a `[sinks.NAME]` table (the kind's own
