@@ -312,3 +312,31 @@ fn accepted_answers_before_delivery_delivered_after_and_timeout_is_503() {
     // written by the drain (a client retry would duplicate it).
     assert_eq!(ids(&slow), vec!["slow"]);
 }
+
+/// A sink that cannot write the request's events fails their
+/// acknowledgement: the client hears 503 (and retries), never 200.
+#[test]
+fn a_sink_that_fails_the_batch_makes_the_answer_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new()
+        .source("in", "http_server")
+        .set("address", "127.0.0.1:0")
+        .sink("out", "file", &["in"])
+        .set("path", "/dev/full")
+        .raw("retry = { attempts = 1, initial = \"1ms\", max = \"1ms\" }")
+        .write(dir.path(), "p.toml");
+    let mut daemon = Daemon::start(&config, &[], &[]);
+    let url = format!("http://{}/", daemon.listen_address("in", "http"));
+    let a = post(&runtime(), &url, body("lost", 5));
+    assert_eq!(a.status, 503, "{}", a.text);
+    assert!(a.header("retry-after").is_some());
+    assert!(
+        a.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("not delivered"),
+        "{}",
+        a.text
+    );
+    daemon.terminate();
+}

@@ -232,7 +232,7 @@ pub fn array_elements(body: &[u8], mut f: impl FnMut(u64, Element<'_>)) {
             b']' if depth == 0 => {
                 emit(no, &body[start..i], true);
                 let after = &body[i + 1..];
-                if !after.trim_ascii().is_empty() {
+                if !is_blank(after) {
                     f(
                         no + 1,
                         Element::Bad {
@@ -262,6 +262,21 @@ pub fn array_elements(body: &[u8], mut f: impl FnMut(u64, Element<'_>)) {
             reason: "JSON array not closed (the body ended inside it)",
         },
     );
+}
+
+/// True when `s` holds only whitespace and jaq's `#` comments.
+fn is_blank(mut s: &[u8]) -> bool {
+    loop {
+        s = s.trim_ascii_start();
+        match s.first() {
+            None => return true,
+            Some(b'#') => match memchr::memchr(b'\n', s) {
+                Some(k) => s = &s[k..],
+                None => return true,
+            },
+            Some(_) => return false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -305,6 +320,7 @@ mod tests {
         assert!(matches!(&got[1], (2, Err(e)) if e.starts_with("empty array element")));
         assert_eq!(got[2], (3, Ok("2".into())));
         assert!(matches!(&got[3], (4, Err(e)) if e.starts_with("empty array element")));
+        assert_eq!(split("[1] # a comment\n "), vec![(1, Ok("1".into()))]);
         let got = split("[1, 2] trailing");
         assert!(matches!(&got[2], (3, Err(e)) if e.contains("after the end")));
         let got = split("[1, {\"a\": 2");

@@ -261,11 +261,13 @@ impl crate::sources::SourceKind for HttpServerConfig {
         if let Err(e) = crate::kit::net::check_address(&self.address) {
             out.push((None, e));
         }
-        if !self.path.starts_with('/') || self.path.chars().any(char::is_control) {
+        // Compared with the request's path exactly (no query, no fragment).
+        let odd = |c: char| c.is_control() || c == '?' || c == '#' || c == ' ';
+        if !self.path.starts_with('/') || self.path.chars().any(odd) {
             out.push((
                 None,
                 format!(
-                    "`path` must start with `/` and hold no control characters, got {:?}",
+                    "`path` must start with `/` and hold no spaces, `?`, `#` or control characters, got {:?}",
                     self.path
                 ),
             ));
@@ -299,6 +301,40 @@ impl crate::sources::RunSource for HttpServerSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(extra: &str) -> HttpServerConfig {
+        toml::from_str(&format!("address = \"127.0.0.1:0\"\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn defaults_and_problems() {
+        use crate::sources::SourceKind as _;
+        let c = config("");
+        assert_eq!(
+            (c.path.as_str(), c.max_body_bytes, c.ack),
+            ("/", 10 << 20, AckMode::Delivered)
+        );
+        assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+        assert!(c.validate().is_empty());
+        assert_eq!(config("max_body_bytes = \"1KiB\"").max_body_bytes, 1024);
+        let problems = |extra: &str| -> String {
+            config(extra)
+                .validate()
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert!(problems("path = \"ingest\"").contains("`path` must start with `/`"));
+        assert!(problems("path = \"/a?b=1\"").contains("`path`"));
+        assert!(problems("max_body_bytes = 0").contains("max_body_bytes"));
+        assert!(problems("timeout = \"0s\"").contains("timeout"));
+        let both = "auth = { bearer_token_env = \"A\", bearer_token_file = \"/f\" }";
+        assert!(problems(both).contains("not both"));
+        assert!(
+            toml::from_str::<HttpServerConfig>("address = \"x:1\"\nack = \"eventually\"").is_err()
+        );
+    }
 
     #[test]
     fn sizes_with_units() {
