@@ -183,7 +183,7 @@ pub fn array_elements(body: &[u8], mut f: impl FnMut(u64, Element<'_>)) {
     };
     let mut emit = |no: u64, text: &[u8], last: bool| {
         let text = text.trim_ascii();
-        if text.is_empty() {
+        if is_blank(text) {
             // `[]` and `[ ]` are empty arrays; an empty slot between commas
             // (or after a trailing one) is a mistake worth reporting.
             if !(last && no == 1) {
@@ -321,6 +321,7 @@ mod tests {
         assert_eq!(got[2], (3, Ok("2".into())));
         assert!(matches!(&got[3], (4, Err(e)) if e.starts_with("empty array element")));
         assert_eq!(split("[1] # a comment\n "), vec![(1, Ok("1".into()))]);
+        assert!(split("[ # only a comment, and ]\n ]").is_empty());
         let got = split("[1, 2] trailing");
         assert!(matches!(&got[2], (3, Err(e)) if e.contains("after the end")));
         let got = split("[1, {\"a\": 2");
