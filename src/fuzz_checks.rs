@@ -11,6 +11,10 @@
 //!   jaq's compact writer gives back byte for byte.
 //! - [`fast_path`]: the raw-text fast path of `jq::fast` agrees with jaq on
 //!   conditions and projections built from the input's own paths and values.
+//! - [`http_body`]: an `http_server` request body (JSON lines, one JSON
+//!   array split per element, text) never panics; its lines are the line
+//!   framer's; an array jaq parses whole gives exactly its elements; a gzip
+//!   body never inflates past the limit.
 
 use bytes::Bytes;
 use jaq_json::Val;
@@ -344,5 +348,77 @@ pub fn on_stack(stack: usize, data: &[u8], check: fn(&[u8])) {
         .join();
     if let Err(panic) = joined {
         std::panic::resume_unwind(panic);
+    }
+}
+
+/// The `http_server` body decoder on arbitrary bytes (see the module doc).
+pub fn http_body(data: &[u8]) {
+    use crate::sources::http_server::body::{Encoding, decode_body, inflate, is_array};
+    for codec in [Codec::Json, Codec::Text] {
+        let mut got: Vec<(u64, Result<Event, Event>)> = Vec::new();
+        decode_body(codec, "fuzz", data, |r| {
+            let line = match &r {
+                Ok(e) | Err(e) => e.line,
+            };
+            got.push((line, r));
+        });
+        for (_, r) in got.iter_mut() {
+            match r {
+                Ok(e) if codec == Codec::Json => json_round_trip(e),
+                Ok(_) => {}
+                Err(e) => {
+                    let mut out = Vec::new();
+                    e.encode(Codec::Json, &mut out);
+                    assert!(json::parse_limited(&out[..out.len() - 1]).is_ok());
+                }
+            }
+        }
+        if codec == Codec::Json && is_array(data) {
+            array_oracle(data, &mut got);
+        } else {
+            // Lines: exactly what the framer and the codec make of them.
+            let mut framer = LineFramer::with_buffer(data.len() + 1, data.len() + 1);
+            let spare = framer.spare();
+            spare[..data.len()].copy_from_slice(data);
+            let mut want = Vec::new();
+            let mut on_line = |no: u64, line: Line<'_>| {
+                if let Some(r) = codec::decode(codec, "fuzz", no, line) {
+                    want.push((no, r.is_ok()));
+                }
+            };
+            framer.filled(data.len(), &mut on_line);
+            framer.finish(&mut on_line);
+            let got: Vec<(u64, bool)> = got.iter().map(|(n, r)| (*n, r.is_ok())).collect();
+            assert_eq!(got, want, "lines differ from the framer's");
+        }
+    }
+    // A gzip body: never more than the limit once inflated.
+    if let Ok(out) = inflate(Bytes::copy_from_slice(data), Encoding::Gzip, 1024) {
+        assert!(out.len() <= 1024);
+    }
+}
+
+/// When jaq parses the whole body as an array (each element within the
+/// nesting limit), the decoder gives exactly its elements, no errors.
+fn array_oracle(data: &[u8], got: &mut [(u64, Result<Event, Event>)]) {
+    if std::str::from_utf8(data).is_err()
+        || json::check_nesting(data, json::MAX_NESTING + 1).is_err()
+    {
+        return;
+    }
+    let Ok(Val::Arr(elements)) = jaq_json::read::parse_single(data) else {
+        return;
+    };
+    assert_eq!(got.len(), elements.len(), "one event per element");
+    for (i, ((no, r), want)) in got.iter_mut().zip(elements.iter()).enumerate() {
+        assert_eq!(*no, i as u64 + 1, "elements are numbered from 1");
+        let Ok(e) = r else {
+            panic!("element {} of a valid array is an error", i + 1);
+        };
+        let v = e.to_value().expect("a decoded event has a value");
+        let text = write(&v);
+        if !text.windows(3).any(|w| w == b"NaN") {
+            assert!(v == *want, "element {}: {v} != {want}", i + 1);
+        }
     }
 }

@@ -45,3 +45,8 @@ fn canonical_seeds() {
 fn fast_path_seeds() {
     replay("fast_path", fuzz_checks::fast_path, 10);
 }
+
+#[test]
+fn http_body_seeds() {
+    replay("http_body", fuzz_checks::http_body, 10);
+}

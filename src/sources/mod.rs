@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod generate;
+pub mod http_server;
 pub mod lines;
 pub mod net;
 pub mod redis_stream;
@@ -37,6 +38,7 @@ pub const KINDS: &[(&str, Parse)] = &[
     ("udp", parse_as::<udp::UdpConfig>),
     ("unix", parse_as::<unix::UnixConfig>),
     ("redis_stream", parse_as::<redis_stream::RedisStreamConfig>),
+    ("http_server", parse_as::<http_server::HttpServerConfig>),
 ];
 
 /// A problem in a setting (see [`crate::kit::limits::Problem`]).
