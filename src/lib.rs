@@ -16,6 +16,7 @@
 //!   JSON, jq, durations, limits, retry, edges, fan-out, shutdown, threads,
 //!   checkpoints.
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;

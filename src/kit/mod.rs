@@ -52,5 +52,6 @@ pub mod series;
 pub mod shutdown;
 pub mod source_outputs;
 pub mod sync;
+pub mod tap;
 pub mod thread;
 pub mod turns;
