@@ -45,7 +45,6 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
             return Err(diags.list);
         }
     };
-    let root_span = root.span();
     let mut pipeline = PipelineConfig::default();
     let mut stages = Vec::new();
     // Stages whose own table is too broken to use: references to them are
@@ -79,10 +78,8 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
             }
         }
     }
-    let mut pipeline_span = root_span.start..root_span.start;
     if let Some(p) = sections.remove("pipeline") {
         let span = p.span();
-        pipeline_span = span.clone();
         let keys = KeySpans::of(&p);
         match PipelineConfig::deserialize(ValueDeserializer::from(p)) {
             Ok(p) => pipeline = p,
@@ -91,13 +88,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
         for (key, message) in pipeline.validate() {
             diags.push(keys.get(key).unwrap_or(span.clone()), message);
         }
-    }
-    if let Some(Err(message)) = pipeline
-        .metrics_address
-        .as_deref()
-        .map(crate::kit::net::parse_address)
-    {
-        diags.push(pipeline_span.clone(), message);
+        check_api(&pipeline, &keys, span, &mut diags);
     }
     for role in [Role::Source, Role::Transform, Role::Sink] {
         let Some(section) = sections.remove(role.section()) else {
@@ -369,6 +360,37 @@ fn bounded(
             );
             None
         }
+    }
+}
+
+/// Checks `metrics_address` and `[pipeline.api]`: the address parses,
+/// `auth` names one token source, and an address other machines can reach
+/// has `auth` (the API shows the events themselves through taps, and the
+/// graph's shape: never to anyone who can connect).
+fn check_api(
+    pipeline: &PipelineConfig,
+    keys: &KeySpans,
+    span: Range<usize>,
+    diags: &mut Diagnostics<'_>,
+) {
+    let at = |key: &str| keys.get(key).unwrap_or(span.clone());
+    if let Some(Some(message)) = pipeline.api.auth.as_ref().map(|a| a.validate()) {
+        diags.push(at("api.auth"), format!("`api.auth`: {message}"));
+    }
+    let Some(address) = pipeline.metrics_address.as_deref() else {
+        return;
+    };
+    match crate::kit::net::parse_address(address) {
+        Err(message) => diags.push(at("metrics_address"), message),
+        Ok(address) if !crate::config::is_loopback(&address) && pipeline.api.auth.is_none() => {
+            diags.push(
+                at("metrics_address"),
+                format!(
+                    "`metrics_address` {address} is not a loopback address: the API (the graph, and taps on the events) would be open to anyone who can connect; add `[pipeline.api] auth = {{ bearer_token_env = \"VAR\" }}` (or `bearer_token_file`), or listen on 127.0.0.1"
+                ),
+            );
+        }
+        Ok(_) => {}
     }
 }
 

@@ -6,6 +6,7 @@
 //! `[pipeline]` table.
 
 pub mod diagnostic;
+pub mod dot;
 pub mod graph;
 mod keys;
 mod load;
@@ -59,8 +60,12 @@ pub struct PipelineConfig {
     pub seed: u64,
     /// Directory for checkpoints and other state.
     pub data_dir: Option<PathBuf>,
-    /// Where to serve Prometheus metrics (`/metrics`); off when absent.
+    /// Where to serve Prometheus metrics (`/metrics`) and the API
+    /// (`/api/v1/…`); off when absent.
     pub metrics_address: Option<String>,
+    /// `[pipeline.api]`: who may use the API, and whether taps are allowed.
+    #[serde(default)]
+    pub api: ApiConfig,
     /// How many unconsumed error events to log per second and stage; not a
     /// TOML key (`sluice filter` logs them all).
     #[serde(skip, default = "default_error_log_rate")]
@@ -87,6 +92,7 @@ impl Default for PipelineConfig {
             seed: 0,
             data_dir: None,
             metrics_address: None,
+            api: ApiConfig::default(),
             error_log_rate: default_error_log_rate(),
         }
     }
@@ -108,6 +114,50 @@ impl PipelineConfig {
         }
         out
     }
+}
+
+/// `[pipeline.api]`: the API served next to `/metrics` on
+/// `metrics_address`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// `auth = { bearer_token_env = "VAR" }` or `{ bearer_token_file =
+    /// PATH }`: every `/api/` request then needs `Authorization: Bearer
+    /// TOKEN`. Required when `metrics_address` is not a loopback address.
+    pub auth: Option<crate::kit::http_auth::AuthConfig>,
+    /// `false` refuses `/api/v1/tap` (403): the events themselves may be
+    /// more sensitive than their counts.
+    #[serde(default = "default_true")]
+    pub tap: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            auth: None,
+            tap: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// True when `address` (`HOST:PORT` as [`crate::kit::net::parse_address`]
+/// returns it) can only be reached from this machine: 127.0.0.0/8, `::1`
+/// or `localhost`. Any other name or address may be reachable from the
+/// network, so the API there needs a token.
+pub fn is_loopback(address: &str) -> bool {
+    let host = address
+        .rsplit_once(':')
+        .map_or(address, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether a stage reads from outside, transforms, or writes outside.
@@ -270,6 +320,21 @@ replay = { timestamp_field = "ts", speed = 2.0 }
 type = "blackhole"
 inputs = ["app"]
 "#;
+
+    #[test]
+    fn loopback_addresses_are_told_apart() {
+        for a in [
+            "127.0.0.1:9598",
+            "127.1.2.3:1",
+            "[::1]:9598",
+            "localhost:80",
+        ] {
+            assert!(is_loopback(a), "{a}");
+        }
+        for a in ["0.0.0.0:9598", "[::]:1", "10.0.0.1:9598", "myhost:9598"] {
+            assert!(!is_loopback(a), "{a}");
+        }
+    }
 
     #[test]
     fn a_stage_moved_in_the_file_has_the_same_settings() {

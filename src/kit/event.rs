@@ -69,6 +69,17 @@ impl Event {
         }
     }
 
+    /// A copy without the acknowledgement handle (a tap's copy): whatever
+    /// becomes of it, it never holds back or fails the original's delivery.
+    pub fn detached(&self) -> Event {
+        Event {
+            raw: self.raw.clone(),
+            value: self.value.clone(),
+            line: self.line,
+            ack: None,
+        }
+    }
+
     /// This event turned into an error event for `stage` (it keeps the
     /// acknowledgement: the error output is a delivery like any other).
     pub fn into_error(self, stage: &str, reason: &str) -> Event {

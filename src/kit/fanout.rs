@@ -4,6 +4,10 @@
 //! pointers). Sending waits on the slowest consumer, so a slow branch slows
 //! the stage instead of letting another branch's buffer grow. Error events on
 //! an `errors` port that nothing consumes are counted and logged here.
+//!
+//! Each port also has a tap point ([`PortTap`]): it counts the events sent
+//! (the API's edge rates) and copies them to open taps, which costs one
+//! atomic load while no tap is open (see `kit/tap.rs`).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -12,6 +16,7 @@ use std::time::Instant;
 use crate::kit::counters::{InFlight, StageStats};
 use crate::kit::edge::{Closed, EdgeSender};
 use crate::kit::event::{Batch, Event, Key, Permit};
+use crate::kit::tap::PortTap;
 use crate::kit::turns::Turns;
 
 /// Logs error events that no stage consumes, at most `per_second` of them a
@@ -78,6 +83,8 @@ pub struct Outputs {
     error_log: Arc<ErrorLog>,
     /// Shared by the stage's workers when an ordered sink is downstream.
     turns: Option<Arc<Turns>>,
+    /// Per port (same order as `ports`): its event count and taps.
+    taps: Vec<Arc<PortTap>>,
 }
 
 impl Outputs {
@@ -93,6 +100,7 @@ impl Outputs {
         let had_consumers = regular.iter().any(|p| !p.is_empty());
         let had = ports.iter().map(|p| !p.is_empty()).collect();
         let ordered = ports.iter().flatten().any(EdgeSender::carries_empty);
+        let taps = ports.iter().map(|_| Arc::default()).collect();
         Outputs {
             stage: stage.into(),
             ports,
@@ -102,7 +110,19 @@ impl Outputs {
             in_flight,
             error_log,
             turns: ordered.then(Arc::default),
+            taps,
         }
+    }
+
+    /// Attaches the run's tap points, one per port in port order (the
+    /// last is `errors`); without them the ports count and tap into
+    /// points of their own that nothing reads.
+    pub fn with_taps(mut self, taps: Vec<Arc<PortTap>>) -> Self {
+        debug_assert_eq!(taps.len(), self.ports.len());
+        if taps.len() == self.ports.len() {
+            self.taps = taps;
+        }
+        self
     }
 
     /// The turns of the stage's workers, when an ordered sink is
@@ -169,6 +189,9 @@ impl Outputs {
         permit: Option<Permit>,
     ) {
         let n = events.len() as u64;
+        let tap = &self.taps[port];
+        tap.count(n);
+        tap.offer(&events);
         // Events for a port whose consumers have all gone are lost, not
         // discarded on purpose: they must not count as delivered.
         let lost = self.ports[port].is_empty() && self.had[port];

@@ -1,41 +1,13 @@
 //! The Prometheus text exposition (format 0.0.4) of the running graph's
-//! counters: [`Metrics`] holds the graph's counters (swapped on reload),
-//! [`render`] formats them.
+//! counters: [`render`] formats them.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, RwLock};
 
 use crate::kit::counters::StageStats;
 use crate::kit::extra::{Named, Value as ExtraValue};
 use crate::kit::histogram::{Histogram, LATENCY_BUCKETS};
 use crate::stats::RunStats;
-
-/// What the endpoint renders: the counters of the graph that runs now.
-/// A reload swaps the graph with [`Metrics::replace`].
-pub struct Metrics {
-    graph: RwLock<RunStats>,
-}
-
-impl Metrics {
-    /// Metrics over the counters of `stats`.
-    pub fn new(stats: &RunStats) -> Arc<Self> {
-        Arc::new(Metrics {
-            graph: RwLock::new(stats.clone()),
-        })
-    }
-
-    /// Points the endpoint at a new graph's counters (after a reload).
-    pub fn replace(&self, stats: &RunStats) {
-        *self.graph.write().unwrap_or_else(|e| e.into_inner()) = stats.clone();
-    }
-
-    /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self) -> String {
-        let graph = self.graph.read().unwrap_or_else(|e| e.into_inner());
-        render(&graph)
-    }
-}
 
 /// One family of per-stage values: name, type, help, and the value for a
 /// stage of a role (`source`, `transform`, `sink`) and `type` (`None`: not
@@ -176,10 +148,18 @@ pub fn render(graph: &RunStats) -> String {
          sluice_in_flight_peak_events {}\n\
          # HELP sluice_uptime_seconds Seconds since the graph started.\n\
          # TYPE sluice_uptime_seconds gauge\n\
-         sluice_uptime_seconds {:.3}",
+         sluice_uptime_seconds {:.3}\n\
+         # HELP sluice_tap_dropped_total Tap copies dropped because a tap's reader was slow (the pipeline never waits on a tap).\n\
+         # TYPE sluice_tap_dropped_total counter\n\
+         sluice_tap_dropped_total {}\n\
+         # HELP sluice_taps_open Taps open now (sluice tap, /api/v1/tap).\n\
+         # TYPE sluice_taps_open gauge\n\
+         sluice_taps_open {}",
         graph.in_flight.current(),
         graph.in_flight.peak(),
-        graph.started.elapsed().as_secs_f64()
+        graph.started.elapsed().as_secs_f64(),
+        graph.taps.dropped(),
+        graph.taps.open_count()
     );
     out
 }

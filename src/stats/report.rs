@@ -16,10 +16,8 @@ use crate::kit::extra::Value;
 use crate::kit::latency::{LatencyReport, round};
 use crate::kit::series::{OCCUPANCY_EVERY, OccupancyReport};
 use crate::kit::sync::{lock, nanos};
-
-/// Mean occupancy from which an input edge counts as full for the
-/// bottleneck (the stage cannot keep up with its producers).
-pub const FULL_EDGE: f64 = 0.5;
+use crate::kit::tap::Taps;
+use crate::stats::bottleneck::{self, Signals, Verdict};
 
 /// Everything counted about one run (cloned by the metrics endpoint).
 #[derive(Clone)]
@@ -30,6 +28,8 @@ pub struct RunStats {
     pub in_flight: Arc<InFlight>,
     /// When the graph started.
     pub started: Instant,
+    /// Every output port's event count and taps (kept across reloads).
+    pub taps: Arc<Taps>,
 }
 
 /// One stage in the report.
@@ -107,8 +107,12 @@ pub struct Report {
     pub occupancy_every_s: f64,
     /// The stage that held the others back: its input edge was full on
     /// average while none of its consumers' was; `null` when no edge was
-    /// (the sources, or the replay clock, set the pace).
+    /// (the sources, or the replay clock, set the pace). See
+    /// [`bottleneck`](super::bottleneck).
     pub bottleneck: Option<String>,
+    /// Why: `input edge 97% full, busy 99%` (mean fill, busy time over the
+    /// run's length and the stage's workers).
+    pub bottleneck_reason: Option<String>,
     /// SHA-256 of the configuration text (`sha256sum CONFIG` gives the same).
     pub config_sha256: Option<String>,
     /// Per-stage counters, in configuration order.
@@ -122,6 +126,7 @@ impl RunStats {
             stages: Vec::new(),
             in_flight: Arc::new(InFlight::default()),
             started: Instant::now(),
+            taps: Arc::default(),
         }
     }
 
@@ -189,6 +194,7 @@ impl RunStats {
             events_written_per_s: per_s(events_written),
             occupancy_every_s: OCCUPANCY_EVERY.as_secs_f64(),
             bottleneck: None,
+            bottleneck_reason: None,
             config_sha256: None,
             stages,
         }
@@ -236,28 +242,35 @@ impl Report {
                 .map(|b| format!("{b:02x}"))
                 .collect()
         });
-        let mean = |name: &str| {
-            self.stages
-                .iter()
-                .find(|s| s.name == name)
-                .and_then(|s| s.occupancy.as_ref())
-                .map_or(0.0, |o| o.mean)
-        };
-        // A full input edge whose stage feeds only edges that are not full:
-        // that stage is slower than its producers and faster consumers.
-        self.bottleneck = config
+        let verdict = self.judge(config);
+        self.bottleneck = verdict.as_ref().map(|v| v.stage.clone());
+        self.bottleneck_reason = verdict.map(|v| v.reason);
+    }
+
+    /// The bottleneck over the whole run (see [`bottleneck`](super::bottleneck)):
+    /// each stage's mean input edge occupancy, and its busy time over the
+    /// run's length times its workers.
+    fn judge(&self, config: &Config) -> Option<Verdict> {
+        let edges = crate::config::graph::edges(&config.stages);
+        let signals: Vec<Signals> = config
             .stages
             .iter()
-            .filter(|s| mean(&s.name) >= FULL_EDGE)
-            .filter(|s| {
-                config
-                    .stages
-                    .iter()
-                    .filter(|c| c.inputs.iter().any(|i| i.stage == s.name))
-                    .all(|c| mean(&c.name) < FULL_EDGE)
+            .enumerate()
+            .map(|(i, c)| {
+                let s = self.stages.iter().find(|s| s.name == c.name);
+                let workers = c.workers.max(1) as f64;
+                Signals {
+                    name: c.name.clone(),
+                    fill: s.and_then(|s| s.occupancy.as_ref()).map(|o| o.mean),
+                    busy: s
+                        .filter(|s| s.role != "source" && self.elapsed_s > 0.0)
+                        .and_then(|s| s.busy_s)
+                        .map(|b| b / (self.elapsed_s * workers)),
+                    consumers: edges.iter().filter(|e| e.from == i).map(|e| e.to).collect(),
+                }
             })
-            .max_by(|a, b| mean(&a.name).total_cmp(&mean(&b.name)))
-            .map(|s| s.name.clone());
+            .collect();
+        bottleneck::judge(&signals)
     }
 
     /// The short human summary `run` prints on stderr: per stage events
@@ -310,17 +323,8 @@ impl Report {
             let _ = writeln!(out, "{}: {}", s.name, parts.join(", "));
         }
         if let Some(b) = &self.bottleneck {
-            let full = self
-                .stages
-                .iter()
-                .find(|s| &s.name == b)
-                .and_then(|s| s.occupancy.as_ref())
-                .map_or(0.0, |o| o.mean);
-            let _ = writeln!(
-                out,
-                "bottleneck: {b} (input edge {:.0}% full on average)",
-                full * 100.0
-            );
+            let reason = self.bottleneck_reason.as_deref().unwrap_or("");
+            let _ = writeln!(out, "bottleneck: {b} ({reason}, over the run)");
         }
         let _ = write!(
             out,

@@ -216,6 +216,14 @@ pub fn build(
             stage_stats[i].clone(),
             in_flight.clone(),
             error_log.clone(),
+        )
+        .with_taps(
+            s.output_ports()
+                .iter()
+                .map(String::as_str)
+                .chain(["errors"])
+                .map(|port| stats.taps.port(&s.name, port))
+                .collect(),
         );
         // Drop this stage's own sender: from now on only upstream stages hold
         // senders to it, so its input closes exactly when they all finish.

@@ -143,8 +143,8 @@ impl Running {
             }
         }
         self.sample_new_stages();
-        if let Some(m) = &self.metrics {
-            m.replace(&self.stats);
+        if let Some(live) = &self.live_view {
+            live.replace(&self.config, &self.stats);
         }
         tracing::info!(
             "reload complete: {} stages running",

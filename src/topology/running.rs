@@ -24,10 +24,9 @@ use crate::kit::event::name_hash;
 use crate::kit::failure;
 use crate::kit::shutdown::{self, Trigger};
 use crate::kit::source_outputs::SourceOutputs;
-use crate::metrics::Metrics;
 use crate::sinks::{SinkContext, SinkTask};
 use crate::sources::{SourceContext, SourceTask};
-use crate::stats::{Report, RunStats};
+use crate::stats::{Live, Report, RunStats};
 use crate::topology::builder::{Pieces, SourcePiece, build};
 use crate::topology::reload::{PendingReload, track_sinks};
 use crate::topology::worker::Worker;
@@ -70,8 +69,8 @@ pub struct Running {
     pub(super) pending: Option<PendingReload>,
     pub(super) failures: Vec<String>,
     pub(super) stopping: bool,
-    /// Where the metrics endpoint reads, re-pointed after a reload.
-    pub(super) metrics: Option<Arc<Metrics>>,
+    /// The live view (the API, SIGUSR1/SIGQUIT), re-pointed after a reload.
+    pub(super) live_view: Option<Arc<Live>>,
     /// The pipeline's checkpoints (`data_dir`).
     pub(super) store: Option<Arc<Store>>,
     /// How many of `stats.stages` have their edge occupancy sampled.
@@ -130,7 +129,7 @@ impl Running {
             pending: None,
             failures: Vec::new(),
             stopping: false,
-            metrics: None,
+            live_view: None,
             store: store.clone(),
             sampled: 0,
         };
@@ -161,9 +160,28 @@ impl Running {
         &self.stats
     }
 
-    /// Re-points `metrics` at the graph after each reload.
-    pub fn attach_metrics(&mut self, metrics: Arc<Metrics>) {
-        self.metrics = Some(metrics);
+    /// The configuration running now (the newest, once a reload completed).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Re-points `live` at the graph after each reload.
+    pub fn attach_live(&mut self, live: Arc<Live>) {
+        self.live_view = Some(live);
+    }
+
+    /// How many tasks of each stage are running now (stages whose tasks
+    /// have all ended are absent), for SIGQUIT's stage states.
+    pub fn running_tasks(&self) -> HashMap<String, usize> {
+        let mut out = HashMap::new();
+        for kind in self.kinds.values() {
+            let (Task::Source(n) | Task::Downstream(_, n)) = kind;
+            // Task names read "transform `NAME`".
+            if let Some(name) = n.split('`').nth(1) {
+                *out.entry(name.to_string()).or_insert(0) += 1;
+            }
+        }
+        out
     }
 
     /// True while a reload waits for the old graph to drain.
