@@ -4,7 +4,8 @@
 //! them so):
 //!
 //! - **commands**: [`cli`] (parsing, dispatch), [`app`] (run, check, graph),
-//!   [`filter_cmd`] (`sluice filter`), [`test_cmd`] (`sluice test`).
+//!   [`filter_cmd`] (`sluice filter`), [`test_cmd`] (`sluice test`),
+//!   [`top`] (`sluice top`: a live view of a running daemon's API).
 //! - **running**: [`daemon`] (signals, the shutdown deadline, reload),
 //!   [`topology`] (build the graph, run it, reload it, workers),
 //!   [`metrics`] (Prometheus text at `metrics_address`), [`notify`]
@@ -31,5 +32,6 @@ pub mod sinks;
 pub mod sources;
 pub mod stats;
 pub mod test_cmd;
+pub mod top;
 pub mod topology;
 pub mod transforms;
