@@ -99,8 +99,17 @@ pub fn summary(view: &GraphView, stage: &StageView) -> Vec<Line<'static>> {
 fn edges_table<'a>(view: &GraphView, stage: &StageView, width: u16) -> Table<'a> {
     let into = view.edges.iter().filter(|e| e.to == stage.name);
     let out = view.edges.iter().filter(|e| e.from == stage.name);
-    // "from.port -> to" clipped to what the figures leave.
-    let name_width = width.saturating_sub(4 + 6 + 6 + 15 + 6 + 5).clamp(10, 40);
+    // "from.port -> to", as wide as the longest, clipped to what the
+    // figures leave (direction 4, capacity 8, queued 6, fill 15, rate 6,
+    // and the spaces between).
+    let longest = view
+        .edges
+        .iter()
+        .filter(|e| e.to == stage.name || e.from == stage.name)
+        .map(|e| edge_name(e).chars().count())
+        .max()
+        .unwrap_or(0) as u16;
+    let name_width = longest.clamp(4, width.saturating_sub(4 + 8 + 6 + 15 + 6 + 5).max(10));
     let row = |dir: &'static str, e: &EdgeView| {
         Row::new(vec![
             Cell::from(dir),
