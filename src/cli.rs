@@ -1,5 +1,5 @@
-//! The command line: `run`, `check`, `graph`, `filter`, `test` and `top`, their options,
-//! and the mapping from outcomes to exit codes.
+//! The command line: `run`, `check`, `graph`, `filter`, `test`, `tap` and
+//! `top`, their options, and the mapping from outcomes to exit codes.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,11 +36,24 @@ enum Command {
         /// The pipeline configuration (TOML).
         config: PathBuf,
     },
-    /// Print the stage graph of CONFIG in Graphviz DOT.
+    /// Print the stage graph of CONFIG in Graphviz DOT; with --live, the
+    /// graph a running daemon runs, edges labelled with events/s and fill,
+    /// the bottleneck in red (`sluice graph --live | dot -Tsvg > now.svg`).
     Graph {
         /// The pipeline configuration (TOML).
-        config: PathBuf,
+        #[arg(required_unless_present = "live", conflicts_with = "live")]
+        config: Option<PathBuf>,
+        /// Ask the running daemon at --address for its live graph.
+        #[arg(long)]
+        live: bool,
+        #[command(flatten)]
+        api: crate::client::ApiArgs,
     },
+    /// Print the events leaving STAGE (or STAGE.PORT) in a running daemon,
+    /// as JSON lines, live. A slow reader loses lines (counted by the
+    /// daemon as `tap_dropped`), never slows the pipeline. Ctrl-C exits
+    /// with 130.
+    Tap(crate::client::tap::TapArgs),
     /// Filter JSON lines from stdin to stdout with a jq program, in parallel,
     /// keeping input order.
     Filter(FilterArgs),
@@ -72,7 +85,13 @@ pub fn main() -> ExitCode {
             app::run(config.as_deref(), report.as_deref(), &cli.common)
         }
         Command::Check { config } => app::check(&config),
-        Command::Graph { config } => app::graph(&config),
+        Command::Graph {
+            config: Some(config),
+            live: false,
+            ..
+        } => app::graph(&config),
+        Command::Graph { api, .. } => crate::client::graph_live::main(&api),
+        Command::Tap(args) => crate::client::tap::main(&args),
         Command::Filter(args) => app::filter(&args, &cli.common),
         Command::Top(args) => crate::top::main(&args),
         Command::Test {

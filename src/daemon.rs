@@ -60,10 +60,6 @@ pub async fn run(config: Config, path: Option<&Path>) -> anyhow::Result<Outcome>
     let live = Live::new(running.config(), running.stats());
     live.spawn_sampler();
     running.attach_live(live.clone());
-    let server = match &metrics_address {
-        Some(address) => Some(crate::api::start(address, &api_config, live.clone()).await?),
-        None => None,
-    };
     let (term, int, hup, usr1, quit) = (
         SignalKind::terminate().as_raw_value(),
         SignalKind::interrupt().as_raw_value(),
@@ -79,6 +75,11 @@ pub async fn run(config: Config, path: Option<&Path>) -> anyhow::Result<Outcome>
     }
     let mut signals = Signals::new(&wanted)?;
     let signals_handle = signals.handle();
+    // After the handlers: a client that saw the API's address may signal.
+    let server = match &metrics_address {
+        Some(address) => Some(crate::api::start(address, &api_config, live.clone()).await?),
+        None => None,
+    };
     // Edge occupancy over time is sampled by `Running`, for every stage of
     // every graph it runs.
     let stats = running.stats().clone();

@@ -136,9 +136,9 @@ fn router(state: Arc<State>) -> Router {
             get(move |headers: HeaderMap, query: axum::extract::RawQuery| {
                 let s = tap_state.clone();
                 async move {
-                    match authorize(&s, &headers) {
-                        Err(r) => r,
-                        Ok(()) => tap::handle(&s, query.0.as_deref().unwrap_or("")),
+                    match refusal(&s, &headers) {
+                        Some(r) => r,
+                        None => tap::handle(&s, query.0.as_deref().unwrap_or("")),
                     }
                 }
             }),
@@ -171,7 +171,7 @@ fn metrics(state: &State) -> Response {
 }
 
 fn graph(state: &State, headers: &HeaderMap) -> Response {
-    if let Err(r) = authorize(state, headers) {
+    if let Some(r) = refusal(state, headers) {
         return r;
     }
     match serde_json::to_vec(&state.live.view()) {
@@ -180,8 +180,8 @@ fn graph(state: &State, headers: &HeaderMap) -> Response {
     }
 }
 
-/// `Ok` when no token is configured or the request carries it.
-fn authorize(state: &State, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 answer, unless no token is configured or the request carries it.
+fn refusal(state: &State, headers: &HeaderMap) -> Option<Response> {
     match &state.token {
         Some(token) if !token.admits(headers) => {
             let mut r = error(
@@ -192,9 +192,9 @@ fn authorize(state: &State, headers: &HeaderMap) -> Result<(), Response> {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
-            Err(r)
+            Some(r)
         }
-        _ => Ok(()),
+        _ => None,
     }
 }
 

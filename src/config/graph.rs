@@ -2,9 +2,9 @@
 //! starts (unknown inputs, missing ports, cycles), and drawn as Graphviz DOT.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use crate::config::diagnostic::{Diagnostics, did_you_mean};
+use crate::config::dot::{Edge as DotEdge, Node};
 use crate::config::{Config, Role, StageConfig};
 
 /// One edge of the graph: output `port` of stage `from` feeds input `lane` of
@@ -213,57 +213,51 @@ fn find_cycle(stages: &[StageConfig], index: &HashMap<&str, usize>) -> Option<Ve
     })
 }
 
-/// The graph in Graphviz DOT: stage kinds, worker counts, edge capacities.
+/// The graph in Graphviz DOT: stage kinds, worker counts, edge capacities
+/// (drawn by [`super::dot`]).
 pub fn dot(config: &Config) -> String {
     let stages = &config.stages;
-    let mut out =
-        String::from("digraph sluice {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n");
-    for s in stages {
-        let shape = match s.role {
-            Role::Source => "invhouse",
-            Role::Transform => "box",
-            Role::Sink => "house",
-        };
-        let workers = if s.role == Role::Transform {
-            format!("\\nworkers={}", s.workers)
-        } else {
-            String::new()
-        };
-        let ordered = if s.ordered { "\\nordered" } else { "" };
-        let _ = writeln!(
-            out,
-            "  \"{}\" [shape={shape}, label=\"{}\\n{} {}{workers}{ordered}\"];",
-            escape(&s.name),
-            escape(&s.name),
-            s.role.as_str(),
-            escape(&s.type_name),
-        );
-    }
-    for e in edges(stages) {
-        let from = &stages[e.from];
-        let to = &stages[e.to];
-        let port = &to.inputs[e.lane].port;
-        let (label, style) = match port {
-            Some(p) if p == "errors" => (
-                format!("errors\\ncapacity={}", to.capacity),
-                ", style=dashed, color=red",
-            ),
-            Some(p) => (format!("{p}\\ncapacity={}", to.capacity), ""),
-            None => (format!("capacity={}", to.capacity), ""),
-        };
-        let _ = writeln!(
-            out,
-            "  \"{}\" -> \"{}\" [label=\"{label}\"{style}];",
-            escape(&from.name),
-            escape(&to.name)
-        );
-    }
-    out.push_str("}\n");
-    out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    let nodes: Vec<Node> = stages
+        .iter()
+        .map(|s| {
+            let mut lines = Vec::new();
+            if s.role == Role::Transform {
+                lines.push(format!("workers={}", s.workers));
+            }
+            if s.ordered {
+                lines.push("ordered".to_string());
+            }
+            Node {
+                name: s.name.clone(),
+                role: s.role.as_str().to_string(),
+                kind: s.type_name.clone(),
+                lines,
+                attrs: Vec::new(),
+            }
+        })
+        .collect();
+    let edges: Vec<DotEdge> = edges(stages)
+        .iter()
+        .map(|e| {
+            let to = &stages[e.to];
+            let capacity = format!("capacity={}", to.capacity);
+            let (lines, attrs) = match &to.inputs[e.lane].port {
+                Some(p) if p == "errors" => (
+                    vec!["errors".to_string(), capacity],
+                    vec!["style=dashed".to_string(), "color=red".to_string()],
+                ),
+                Some(p) => (vec![p.clone(), capacity], Vec::new()),
+                None => (vec![capacity], Vec::new()),
+            };
+            DotEdge {
+                from: stages[e.from].name.clone(),
+                to: to.name.clone(),
+                lines,
+                attrs,
+            }
+        })
+        .collect();
+    super::dot::write(&nodes, &edges)
 }
 
 /// Number of edges, for `check`'s summary.

@@ -6,6 +6,7 @@
 //! `[pipeline]` table.
 
 pub mod diagnostic;
+pub mod dot;
 pub mod graph;
 mod keys;
 mod load;

@@ -50,7 +50,11 @@ pub(super) fn log_judgement(view: &GraphView, tasks: &HashMap<String, usize>) {
 /// `` `parse` (transform parse_regex, 2 workers): in 1000 (201/s), … ``.
 fn status_line(s: &StageView) -> String {
     let workers = if s.role == "transform" {
-        format!(", {} workers", s.workers)
+        format!(
+            ", {} worker{}",
+            s.workers,
+            if s.workers == 1 { "" } else { "s" }
+        )
     } else {
         String::new()
     };

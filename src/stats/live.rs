@@ -20,6 +20,7 @@ use crate::config::graph::edges;
 use crate::config::{Config, Role};
 use crate::kit::counters::StageStats;
 use crate::kit::histogram::LATENCY_BUCKETS;
+use crate::kit::latency::round;
 use crate::kit::sync::{lock, nanos};
 use crate::stats::RunStats;
 use crate::stats::bottleneck::{Signals, judge};
@@ -175,7 +176,13 @@ impl Live {
         let (config, stats) = &*self.current.read().unwrap_or_else(|e| e.into_inner());
         let oldest = ring.front().unwrap_or(&now);
         let secs = now.at.duration_since(oldest.at).as_secs_f64();
-        let per_s = |d: u64| if secs > 0.0 { d as f64 / secs } else { 0.0 };
+        let per_s = |d: u64| {
+            if secs > 0.0 {
+                round(d as f64 / secs, 2)
+            } else {
+                0.0
+            }
+        };
         let samples: Vec<&Sample> = ring
             .iter()
             .filter(|s| now.at.duration_since(s.at) <= WINDOW)
@@ -186,7 +193,7 @@ impl Live {
                 .iter()
                 .filter_map(|s| s.stages.get(name).and_then(StageSample::fill))
                 .collect();
-            (!fills.is_empty()).then(|| fills.iter().sum::<f64>() / fills.len() as f64)
+            (!fills.is_empty()).then(|| round(fills.iter().sum::<f64>() / fills.len() as f64, 4))
         };
         let graph_edges = edges(&config.stages);
         let order = topological(
@@ -231,8 +238,8 @@ impl Live {
                 rate_errors: per_s(d(|s| s.errors)),
                 busy,
                 input_fill: (c.role != Role::Source).then(|| mean_fill(&c.name).unwrap_or(0.0)),
-                p50_ms: quantile_ms(&buckets, 0.5),
-                p99_ms: quantile_ms(&buckets, 0.99),
+                p50_ms: quantile_ms(&buckets, 0.5).map(|q| round(q, 4)),
+                p99_ms: quantile_ms(&buckets, 0.99).map(|q| round(q, 4)),
                 ordered: c.ordered,
                 blocked: (c.role == Role::Source)
                     .then(|| ratio(d(|s| s.blocked_nanos)))
@@ -268,8 +275,8 @@ impl Live {
         let bottleneck = judge(&signals(&views, &edge_views));
         GraphView {
             version: VERSION,
-            uptime_s: stats.started.elapsed().as_secs_f64(),
-            window_s: secs,
+            uptime_s: round(stats.started.elapsed().as_secs_f64(), 3),
+            window_s: round(secs, 3),
             stages: views,
             edges: edge_views,
             bottleneck,

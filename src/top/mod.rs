@@ -18,7 +18,7 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | [`client`] | the API client and the polling thread |
+//! | [`client`] | the polling thread, on the API clients' [`Client`] |
 //! | [`model`] | columns, figures as text, sort orders, status line |
 //! | [`columns`] | which columns fit a width |
 //! | [`state`] | the screen's state and what each key does |
@@ -40,7 +40,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use client::{Client, Poller};
+use client::Poller;
+
+use crate::client::{ApiArgs, Client};
 
 use crate::stats::view::GraphView;
 
@@ -51,11 +53,8 @@ pub const REFRESH: Duration = Duration::from_secs(1);
 /// `sluice top` options.
 #[derive(Debug, Args, Clone)]
 pub struct TopArgs {
-    /// The daemon's `pipeline.metrics_address` (HOST:PORT, or a port on
-    /// 127.0.0.1). The API's token, if it needs one, is read from
-    /// SLUICE_API_TOKEN.
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9598")]
-    pub address: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
     /// Print the table once as plain text and exit (for scripts and
     /// tests). Without it, plain text is printed once a second when stdout
     /// is not a terminal.
@@ -76,8 +75,9 @@ pub fn main(args: &TopArgs) -> u8 {
 }
 
 fn run(args: &TopArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.address)?;
-    let address = client.address.clone();
+    let client = Client::new(&args.api)?;
+    // Checked by `Client::new`: HOST:PORT, a bare port on 127.0.0.1.
+    let address = crate::kit::net::parse_address(&args.api.address).unwrap_or_default();
     let poller = Poller::start(client, REFRESH)?;
     let first = poller
         .results
