@@ -157,6 +157,34 @@ fn top_in_a_real_terminal_names_every_stage_shows_the_bottleneck_and_q_quits() {
 }
 
 #[test]
+fn top_restores_the_terminal_on_sigterm() {
+    let Some(()) = tmux_or_skip("top_restores_the_terminal_on_sigterm") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start(&middle(dir.path(), ""), &[], &[]);
+    let api = daemon.metrics_address();
+    let tmux = Tmux::start(
+        80,
+        24,
+        &format!(
+            "{} top --address {api}; echo \"top exited $?\"",
+            bin().display()
+        ),
+    );
+    tmux.wait_for("q quit");
+    let pid = tmux.command_pid().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let after = tmux.wait_for("top exited 0");
+    assert!(
+        !after.contains("IN/s"),
+        "the terminal is restored:\n{after}"
+    );
+    assert!(daemon.terminate().success());
+}
+
+#[test]
 fn top_once_prints_one_plain_table_and_a_pipe_gets_one_per_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let mut daemon = Daemon::start(&middle(dir.path(), ""), &[], &[]);

@@ -118,6 +118,19 @@ impl Tmux {
         }
     }
 
+    /// The process id of the pane's command (the child of its `sh`).
+    pub fn command_pid(&self) -> u32 {
+        let out = self.run(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+        let sh = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children"))
+            .expect("/proc lists the shell's children");
+        children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the pane's shell {sh} has no child"))
+    }
+
     /// Waits for `needle` on the screen.
     pub fn wait_for(&self, needle: &str) -> String {
         self.wait(&format!("{needle:?}"), |s| s.contains(needle))
