@@ -1,5 +1,5 @@
-//! The command line: `run`, `check`, `graph`, `filter`, `test` and `tap`,
-//! their options, and the mapping from outcomes to exit codes.
+//! The command line: `run`, `check`, `graph`, `filter`, `test`, `tap` and
+//! `top`, their options, and the mapping from outcomes to exit codes.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,6 +57,10 @@ enum Command {
     /// Filter JSON lines from stdin to stdout with a jq program, in parallel,
     /// keeping input order.
     Filter(FilterArgs),
+    /// A live view of a running daemon, from its API: per stage events/s,
+    /// errors, busy %, input-edge fill, p99, and the bottleneck. `q`
+    /// quits. Plain text when stdout is not a terminal.
+    Top(crate::top::TopArgs),
     /// Run the unit tests of CONFIG (`[[tests]]` tables in it or in TESTS
     /// files): events go into a transform, what comes out is checked. No
     /// source or sink runs.
@@ -89,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Graph { api, .. } => crate::client::graph_live::main(&api),
         Command::Tap(args) => crate::client::tap::main(&args),
         Command::Filter(args) => app::filter(&args, &cli.common),
+        Command::Top(args) => crate::top::main(&args),
         Command::Test {
             config,
             tests,

@@ -5,7 +5,8 @@
 //!
 //! - **commands**: [`cli`] (parsing, dispatch), [`app`] (run, check, graph),
 //!   [`filter_cmd`] (`sluice filter`), [`test_cmd`] (`sluice test`),
-//!   [`client`] (`sluice tap`, `sluice graph --live`: clients of the API).
+//!   [`client`] (`sluice tap`, `sluice graph --live`: clients of the API),
+//!   [`top`] (`sluice top`: a live view of a running daemon's API).
 //! - **running**: [`daemon`] (signals, the shutdown deadline, reload),
 //!   [`topology`] (build the graph, run it, reload it, workers),
 //!   [`api`] (the HTTP API at `metrics_address`: `/metrics`,
@@ -35,5 +36,6 @@ pub mod sinks;
 pub mod sources;
 pub mod stats;
 pub mod test_cmd;
+pub mod top;
 pub mod topology;
 pub mod transforms;

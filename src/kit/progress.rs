@@ -5,10 +5,13 @@
 //! A plain read's bar follows the reads: [`Tracked`] wraps the file (before
 //! any gzip decoder, so a `.gz` bar counts compressed bytes of the file's
 //! size). A replay reads ahead of its pace, so its bar ([`InputBar`])
-//! follows the lines it has taken instead, in content bytes. An update
-//! costs one atomic store in indicatif. The events figure is read
-//! from the source's own counter when the bar is drawn (a steady tick
-//! redraws it while a paced replay waits), so the hot path pays nothing.
+//! follows the lines it has taken instead, in content bytes. A replay
+//! bounded by `replay.to` has one bar per source in event time instead
+//! ([`window`]): its window done and left, and an ETA from its speed,
+//! which bytes cannot give. An update costs one atomic store in
+//! indicatif. The events figure is read from the source's own counter
+//! when the bar is drawn (a steady tick redraws it while a paced replay
+//! waits), so the hot path pays nothing.
 
 use std::io::{self, IsTerminal as _, Read};
 use std::path::Path;
@@ -19,6 +22,9 @@ use std::time::{Duration, Instant};
 use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 
 use crate::kit::counters::StageStats;
+
+pub mod window;
+pub use window::ReplayBar;
 
 /// Set by `sluice run` when stderr is a terminal and not `--quiet`.
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -36,14 +42,23 @@ pub fn enable(wanted: bool) {
     ENABLED.store(wanted && io::stderr().is_terminal(), Relaxed);
 }
 
-/// A bar for `path`, `total` bytes long, showing the events counted in
-/// `stats` since now; `None` when bars are off.
-pub fn input_bar(path: &Path, total: u64, stats: &Arc<StageStats>) -> Option<ProgressBar> {
-    if !ENABLED.load(Relaxed) {
-        return None;
-    }
+/// True when bars are drawn.
+fn enabled() -> bool {
+    ENABLED.load(Relaxed)
+}
+
+/// The bars of the process, drawn together.
+fn bars() -> &'static MultiProgress {
+    BARS.get_or_init(MultiProgress::new)
+}
+
+/// The `{events}` key: events counted in `stats` since now, and their
+/// rate, read from the counter at each draw.
+fn events_key(
+    stats: &Arc<StageStats>,
+) -> impl Fn(&ProgressState, &mut dyn std::fmt::Write) + Send + Sync + Clone + 'static {
     let (stats, start, started) = (stats.clone(), stats.events_in.load(Relaxed), Instant::now());
-    let events = move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+    move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
         let n = stats.events_in.load(Relaxed).saturating_sub(start);
         let per_s = n as f64 / started.elapsed().as_secs_f64().max(1e-3);
         let _ = write!(
@@ -52,7 +67,16 @@ pub fn input_bar(path: &Path, total: u64, stats: &Arc<StageStats>) -> Option<Pro
             HumanCount(n),
             HumanCount(per_s as u64)
         );
-    };
+    }
+}
+
+/// A bar for `path`, `total` bytes long, showing the events counted in
+/// `stats` since now; `None` when bars are off.
+pub fn input_bar(path: &Path, total: u64, stats: &Arc<StageStats>) -> Option<ProgressBar> {
+    if !enabled() {
+        return None;
+    }
+    let events = events_key(stats);
     let style = ProgressStyle::with_template(
         "{prefix} [{bar:25}] {binary_bytes}/{binary_total_bytes} {events} ETA {eta}",
     )
@@ -64,7 +88,7 @@ pub fn input_bar(path: &Path, total: u64, stats: &Arc<StageStats>) -> Option<Pro
         |n| n.to_string_lossy().into(),
     );
     let bar = ProgressBar::new(total).with_style(style).with_prefix(name);
-    let bar = BARS.get_or_init(MultiProgress::new).add(bar);
+    let bar = bars().add(bar);
     bar.enable_steady_tick(REDRAW);
     Some(bar)
 }

@@ -21,6 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::kit::ack::AckToken;
 use crate::kit::checkpoint::FilePosition;
+use crate::kit::progress::ReplayBar;
 use crate::sources::SourceContext;
 use crate::sources::file::{Inputs, OpenFiles};
 
@@ -52,12 +53,18 @@ pub fn run(
     handle: &tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    // A window with an end gets one bar in event time; otherwise each file
+    // gets a bar of its bytes.
+    let bar = replay
+        .to
+        .and_then(|to| ReplayBar::start(&ctx.name, replay.from, to, replay.speed, &ctx.stats));
     let opener = Opener {
         files,
         resume,
         inputs,
+        byte_bars: bar.is_none(),
     };
-    let mut pacer = Pacer::new(replay, tx, ctx, handle);
+    let mut pacer = Pacer::new(replay, tx, ctx, handle, bar);
     let read = match replay.merge {
         Merge::Name => by_name(&opener, &mut pacer),
         Merge::Timestamp => merged(&opener, &mut pacer),

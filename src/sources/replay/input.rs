@@ -25,6 +25,9 @@ pub(super) struct Opener<'a> {
     pub resume: &'a BTreeMap<String, FilePosition>,
     /// The source's inputs, which acknowledgements name.
     pub inputs: &'a Inputs,
+    /// Each file gets a bar of its bytes (false: the source has a bar in
+    /// event time).
+    pub byte_bars: bool,
 }
 
 impl Opener<'_> {
@@ -32,7 +35,10 @@ impl Opener<'_> {
     pub fn open(&self, path: &Path, ctx: &SourceContext) -> anyhow::Result<Input> {
         // The bar follows the lines taken, not the reads, which run ahead.
         let (reader, position, id) = self.files.open_at(path, self.resume, self.inputs, None)?;
-        let bar = InputBar::start(path, &ctx.stats);
+        let bar = self
+            .byte_bars
+            .then(|| InputBar::start(path, &ctx.stats))
+            .flatten();
         if let Some(b) = &bar {
             b.set_position(position.offset);
         }

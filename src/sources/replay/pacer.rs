@@ -18,6 +18,7 @@ use super::input::{Item, Taken};
 use super::time::Nanos;
 use crate::kit::ack::{Ack, AckData, AckToken};
 use crate::kit::event::Event;
+use crate::kit::progress::ReplayBar;
 use crate::sources::SourceContext;
 use crate::sources::lines::Position;
 
@@ -56,6 +57,11 @@ pub(super) struct Pacer<'a> {
     ends: Vec<Position>,
     /// Time of the batch's first timed event.
     first: Option<Nanos>,
+    /// Time of the batch's last timed event.
+    last: Option<Nanos>,
+    /// The source's bar in event time, when the window has an end and bars
+    /// are on: told of the origin, each wait and each batch sent.
+    bar: Option<ReplayBar>,
     /// Set once shutdown is asked or nothing downstream is left.
     halted: bool,
     /// Events left out by `from`/`to`, for the counters.
@@ -73,6 +79,7 @@ impl<'a> Pacer<'a> {
         tx: Option<UnboundedSender<AckToken>>,
         ctx: &'a mut SourceContext,
         handle: &'a tokio::runtime::Handle,
+        bar: Option<ReplayBar>,
     ) -> Pacer<'a> {
         let span = replay
             .speed
@@ -92,6 +99,8 @@ impl<'a> Pacer<'a> {
             bad_from: Vec::new(),
             ends: Vec::new(),
             first: None,
+            last: None,
+            bar,
             halted: false,
             skipped: 0,
             waited_on_clock: Duration::ZERO,
@@ -128,8 +137,15 @@ impl<'a> Pacer<'a> {
                 {
                     self.flush();
                 }
-                self.origin.get_or_insert_with(|| (t, Instant::now()));
+                if self.origin.is_none() {
+                    let now = Instant::now();
+                    self.origin = Some((t, now));
+                    if let Some(bar) = &self.bar {
+                        bar.update(|c| c.origin(t, now));
+                    }
+                }
                 self.first.get_or_insert(t);
+                self.last = Some(t);
                 self.good.push(e);
                 self.good_from.push(position.file);
             }
@@ -155,6 +171,9 @@ impl<'a> Pacer<'a> {
             let due = w0 + Duration::from_secs_f64((ahead_nanos / 1e9).min(1e12));
             let now = Instant::now();
             if due > now {
+                if let Some(bar) = &self.bar {
+                    bar.update(|c| c.waiting_for(first));
+                }
                 let mut shutdown = self.ctx.shutdown.clone();
                 self.handle.block_on(async {
                     tokio::select! {
@@ -172,6 +191,7 @@ impl<'a> Pacer<'a> {
             return;
         }
         self.first = None;
+        let last = self.last.take();
         let mut good = std::mem::replace(&mut self.good, Vec::with_capacity(self.batch_events));
         let mut bad = std::mem::take(&mut self.bad);
         self.acknowledge(&mut good, &mut bad);
@@ -179,6 +199,9 @@ impl<'a> Pacer<'a> {
         let sent = self.handle.block_on(self.ctx.emit(good, bad));
         self.waited_on_graph += sending.elapsed();
         self.halted = sent.is_err();
+        if let (Some(bar), Some(t), false) = (&self.bar, last, self.halted) {
+            bar.update(|c| c.sent(t));
+        }
     }
 
     /// Gives every event of the batch the handle of its input's part of
