@@ -37,9 +37,21 @@ fn parse(v: &Val) -> Vec<Result<Val, Error<Val>>> {
             "cannot parse as JSON: {reason}"
         )))];
     }
-    jaq_json::read::parse_many(bytes)
-        .map(|r| r.map_err(|e| Error::str(format_args!("cannot parse {v} as JSON: {e}"))))
-        .collect()
+    // The parser does not move past a syntax error: it would report it
+    // forever, so the first error ends the values.
+    let mut out = Vec::new();
+    for r in jaq_json::read::parse_many(bytes) {
+        match r {
+            Ok(x) => out.push(Ok(x)),
+            Err(e) => {
+                out.push(Err(Error::str(format_args!(
+                    "cannot parse {v} as JSON: {e}"
+                ))));
+                break;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -68,6 +80,15 @@ mod tests {
         );
         assert_eq!(run("tonumber", s("12")), vec![Ok("12".into())]);
         assert!(run("fromjson", s("{")).pop().unwrap().is_err());
+        // A syntax error ends the values (it used to repeat forever).
+        assert_eq!(
+            run(
+                "[.[] | tonumber?]",
+                Val::from(vec![s("1"), s("2a")].into_iter().collect::<Val>())
+            )
+            .len(),
+            1
+        );
         assert!(run("fromjson", Val::from(1isize)).pop().unwrap().is_err());
     }
 
