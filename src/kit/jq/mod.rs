@@ -235,9 +235,9 @@ impl Program {
     /// runtime error, in order.
     pub fn run(&self, input: Val, mut out: impl FnMut(Result<Val, String>)) {
         for r in self.filter.id.run((self.ctx(), input)) {
-            match jaq_core::unwrap_valr(r) {
+            match r.map_err(exception) {
                 Ok(v) => out(Ok(v)),
-                Err(e) => out(Err(reason(e))),
+                Err(e) => out(Err(e)),
             }
         }
     }
@@ -249,9 +249,9 @@ impl Program {
         let mut outputs = self.filter.id.run((self.ctx(), input));
         match outputs.next() {
             None => Ok(false),
-            Some(r) => match jaq_core::unwrap_valr(r) {
+            Some(r) => match r.map_err(exception) {
                 Ok(v) => Ok(!matches!(v, Val::Null | Val::Bool(false))),
-                Err(e) => Err(reason(e)),
+                Err(e) => Err(e),
             },
         }
     }
@@ -264,6 +264,19 @@ fn reason(e: jaq_core::Error<Val>) -> String {
     match e.into_val() {
         Val::TStr(s) => messages::jq_text(&String::from_utf8_lossy(&s)),
         other => write::to_string(&other),
+    }
+}
+
+/// The text of an exception. jaq's own `unwrap_valr` ends the whole
+/// process on `halt`, from whichever worker runs it, without flushing
+/// anything: here a halt only ends this input's run, as an error.
+fn exception(e: jaq_core::Exn<'_, Val>) -> String {
+    match e.get_err() {
+        Ok(e) => reason(e),
+        Err(e) => match e.get_halt() {
+            Ok(code) => format!("halt({code}): the program stops for this input only"),
+            Err(_) => "internal control flow escaped the program".to_string(),
+        },
     }
 }
 
