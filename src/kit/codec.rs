@@ -291,7 +291,11 @@ pub fn decode(
     // checkpoints) still count it: before JSON, where it is never valid, on
     // any line; before text, at the start of the stream.
     let bytes = match codec {
-        Codec::Json => bytes.strip_prefix(BOM).unwrap_or(bytes),
+        // So is the RS that starts a JSON text in RFC 7464 (`jq --seq`).
+        Codec::Json => {
+            let b = bytes.strip_prefix(BOM).unwrap_or(bytes);
+            b.strip_prefix(b"\x1e").unwrap_or(b)
+        }
         Codec::Text if line_no == 1 => bytes.strip_prefix(BOM).unwrap_or(bytes),
         Codec::Text => bytes,
     };

@@ -173,10 +173,6 @@ impl Program {
             let p = part.as_ptr() as usize;
             (p >= whole && p <= whole + code.len()).then(|| p - whole)
         };
-        // Loading the text as it is reports syntax errors at their place.
-        let checked = Loader::new(prelude().map(shorten))
-            .load(&arena, File { code, path: () })
-            .map_err(|errs| load_errors(errs, &offset))?;
         let names: Vec<&str> = globals.iter().map(|(n, _)| n.as_str()).collect();
         let term = jaq_core::load::parse(code, |p| p.term());
         // jaq compiles `import "f" as $x` without loading it and panics on
@@ -188,12 +184,17 @@ impl Program {
             }]);
         }
         let (filter, uses) = match term {
-            // Modules (`import`, `include`): as jaq has it.
-            None => (compile_modules(checked, &names, &offset)?, Uses::default()),
+            // A syntax error (reported at its place by loading the text as
+            // it is), or modules (`import`, `include`): as jaq has them.
+            None => {
+                let modules = Loader::new(prelude().map(shorten))
+                    .load(&arena, File { code, path: () })
+                    .map_err(|errs| load_errors(errs, &offset))?;
+                (compile_modules(modules, &names, &offset)?, Uses::default())
+            }
             // Otherwise rewritten to jq's semantics (see `rewrite.rs`) and
             // compiled as the body of a definition.
             Some(term) => {
-                drop(checked);
                 let mut rewriter = rewrite::Rewriter::new(code, &arena);
                 let body = rewriter.term(term);
                 let main = Def {
