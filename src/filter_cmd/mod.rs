@@ -65,7 +65,7 @@ pub enum Plan {
     /// Nothing more: exit with this status.
     Done(u8),
     /// Run this graph, then ask [`Graph::finish`] for the status.
-    Graph(Graph),
+    Graph(Box<Graph>),
 }
 
 /// A filter graph to run.
@@ -159,7 +159,7 @@ pub fn plan(args: &FilterArgs) -> Plan {
         });
     }
     match graph(options, uses.position) {
-        Ok(g) => Plan::Graph(g),
+        Ok(g) => Plan::Graph(Box::new(g)),
         Err(e) => {
             eprintln!("error: {e}");
             Plan::Done(EXIT_USAGE)

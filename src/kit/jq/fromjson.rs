@@ -84,7 +84,7 @@ mod tests {
         assert_eq!(
             run(
                 "[.[] | tonumber?]",
-                Val::from(vec![s("1"), s("2a")].into_iter().collect::<Val>())
+                vec![s("1"), s("2a")].into_iter().collect::<Val>()
             )
             .len(),
             1

@@ -22,7 +22,7 @@ fn err(msg: impl Into<String>) -> Error<Val> {
 
 /// The native filters.
 pub fn funs() -> impl Iterator<Item = Fun<Data>> {
-    let list: Vec<(&'static str, Box<[jaq_core::Bind]>, RunPtr<Data>)> = vec![
+    let list: Vec<jaq_core::native::Filter<RunPtr<Data>>> = vec![
         ("_setpath", v(2), |mut cv| {
             let x = cv.0.pop_var();
             let p = cv.0.pop_var();

@@ -110,7 +110,7 @@ pub fn update(v: Val, path: &[Val], f: &mut dyn FnMut(Val) -> R<Val>) -> R<Val> 
             Ok(Val::Arr(a))
         }
         (Val::Arr(mut a), Val::Obj(o)) => {
-            let (start, end) = slice_bounds(&o, a.len())?;
+            let (start, end) = slice_bounds(o, a.len())?;
             let old: Val = Val::Arr(jaq_json::Rc::new(a[start..end].to_vec()));
             match update(old, rest, f)? {
                 Val::Arr(new) => {

@@ -79,6 +79,7 @@ impl<'s> Rewriter<'s> {
         ])
     }
 
+    #[allow(clippy::boxed_local)] // the terms come boxed
     fn boxed(&mut self, t: Box<T<'s>>) -> Box<T<'s>> {
         Box::new(self.term(*t))
     }
