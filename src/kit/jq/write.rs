@@ -231,7 +231,8 @@ mod tests {
         assert_eq!(f(1e-5), "1e-05");
         assert_eq!(f(0.0001), "0.0001");
         assert_eq!(f(1e17), "1e+17");
-        assert_eq!(f(1e16), "10000000000000000");
+        assert_eq!(f(1e16), "1e+16");
+        assert_eq!(f(1e15), "1000000000000000");
         assert_eq!(f(1e300), "1e+300");
         assert_eq!(f(f64::INFINITY), "1.7976931348623157e+308");
         assert_eq!(f(f64::NAN), "null");
