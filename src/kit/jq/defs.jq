@@ -72,12 +72,21 @@ def truncate_stream(stream): . as $n | null | stream | . as $input
 # Strings
 def tostring: if type == "string" then . else tojson end;
 def @text: tostring;
+def @base32: _base32;
+def @base32d: _base32d;
+def recurse_down: recurse;
 def @csv: _csv;
 def @tsv: _tsv;
 def @sh: def one: if type == "string" then "'\(escape_sh)'"
     elif type == "object" or type == "array" then error("\(_jq_desc) can not be escaped for shell")
     else tojson end;
   if type == "array" then map(one) | join(" ") else one end;
+def format($f):
+  if $f == "text" then @text elif $f == "json" then @json elif $f == "csv" then @csv
+  elif $f == "tsv" then @tsv elif $f == "html" then @html elif $f == "uri" then @uri
+  elif $f == "sh" then @sh elif $f == "base64" then @base64 elif $f == "base64d" then @base64d
+  elif $f == "base32" then @base32 elif $f == "base32d" then @base32d
+  else error("\($f) is not a valid format") end;
 def join($x): reduce .[] as $i (null;
     (if . == null then "" else . + $x end)
     + ($i | if . == null then "" elif type == "boolean" or type == "number" then tojson else . end)

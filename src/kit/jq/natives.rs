@@ -70,12 +70,68 @@ pub fn funs() -> impl Iterator<Item = Fun<Data>> {
             bome(Ok(Val::from(context::line() as isize)))
         }),
         ("builtins", v(0), |_| bome(Ok(super::builtins()))),
+        ("_base32", v(0), |cv| {
+            bome(text(&cv.1).map(|t| Val::from(base32(t.as_bytes()))))
+        }),
+        ("_base32d", v(0), |cv| {
+            bome(text(&cv.1).and_then(|t| {
+                base32d(&t)
+                    .map(|b| Val::from(String::from_utf8_lossy(&b).into_owned()))
+                    .ok_or_else(|| err(format!("{} is not valid base32 data", describe(&cv.1))))
+            }))
+        }),
     ];
     list.into_iter().map(run::<Data>)
 }
 
 /// Names of jaq natives these replace.
 pub const REPLACED: &[&str] = &["tojson"];
+
+/// The input as text, as jq's formats take it (`tostring`).
+fn text(v: &Val) -> Result<String, Error<Val>> {
+    Ok(match v {
+        Val::TStr(s) | Val::BStr(s) => String::from_utf8_lossy(s).into_owned(),
+        other => write::to_string(other),
+    })
+}
+
+const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// RFC 4648 base32, padded.
+fn base32(b: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in b.chunks(5) {
+        let mut buf = [0u8; 5];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        let n = u64::from_be_bytes([0, 0, 0, buf[0], buf[1], buf[2], buf[3], buf[4]]);
+        let chars = (chunk.len() * 8).div_ceil(5);
+        for i in 0..8 {
+            if i < chars {
+                out.push(B32[((n >> (35 - 5 * i)) & 31) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes RFC 4648 base32 (padding optional).
+fn base32d(t: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u64, 0u32);
+    for c in t.bytes().filter(|c| *c != b'=') {
+        let v = B32.iter().position(|x| *x == c.to_ascii_uppercase())? as u64;
+        acc = (acc << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
 
 /// jq's `/`: numbers fail on a zero divisor, strings split.
 fn div(x: Val, y: Val) -> ValR<Val> {
@@ -163,4 +219,13 @@ fn row(v: &Val, sep: Sep) -> ValR<Val> {
         }
     }
     Ok(Val::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base32_round_trips() {
+        assert_eq!(super::base32(b"foobar"), "MZXW6YTBOI======");
+        assert_eq!(super::base32d("MZXW6YTBOI======").unwrap(), b"foobar");
+    }
 }
