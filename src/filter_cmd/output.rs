@@ -204,73 +204,84 @@ pub fn error_line(table: &FileTable, program_stage: &str, e: &Event) -> String {
 impl RunSink for Writer {
     fn run(
         self: Box<Self>,
-        mut ctx: SinkContext,
+        ctx: SinkContext,
         handle: &tokio::runtime::Handle,
     ) -> anyhow::Result<()> {
+        // One `block_on` for the whole loop: entering the runtime for each
+        // batch doubled the thread wake-ups of `filter .`.
+        handle.block_on(self.drain(ctx))
+    }
+}
+
+impl Writer {
+    /// Appends what `events` print as.
+    fn print(&self, events: &[Event], buf: &mut Vec<u8>) {
+        match &self.kind {
+            Kind::Out(o) => {
+                for e in events {
+                    o.printer.event(e, buf);
+                }
+                if let Some(e) = events.last() {
+                    o.last.saw(falsy(e));
+                }
+            }
+            Kind::Err(r) => {
+                let program = Val::from(r.program_stage.clone());
+                for e in events {
+                    buf.extend_from_slice(error_line(&r.table, &r.program_stage, e).as_bytes());
+                    buf.push(b'\n');
+                    let stage = e.parsed().and_then(|v| match v {
+                        Val::Obj(o) => o.get(&Val::from("stage".to_string())).cloned(),
+                        _ => None,
+                    });
+                    let count = if stage.as_ref() == Some(&program) {
+                        &r.counts.failed
+                    } else {
+                        &r.counts.bad_lines
+                    };
+                    count.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    async fn drain(self, mut ctx: SinkContext) -> anyhow::Result<()> {
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + CHUNK / 4);
         let mut held: Vec<Vec<Event>> = Vec::new();
         let mut held_events = 0u64;
         loop {
-            let next = handle.block_on(ctx.input.recv());
+            let next = ctx.input.recv().await;
             let last = next.is_none();
             if let Some(batch) = next {
                 let n = batch.events.len() as u64;
                 ctx.stats.events_in.fetch_add(n, Relaxed);
-                match &self.kind {
-                    Kind::Out(o) => {
-                        for e in &batch.events {
-                            o.printer.event(e, &mut buf);
-                        }
-                        if let Some(e) = batch.events.last() {
-                            o.last.saw(falsy(e));
-                        }
-                    }
-                    Kind::Err(r) => {
-                        for e in &batch.events {
-                            let line = error_line(&r.table, &r.program_stage, e);
-                            buf.extend_from_slice(line.as_bytes());
-                            buf.push(b'\n');
-                            let stage = e.parsed().and_then(|v| match v {
-                                Val::Obj(o) => o.get(&Val::from("stage".to_string())).cloned(),
-                                _ => None,
-                            });
-                            if stage == Some(Val::from(r.program_stage.clone())) {
-                                r.counts.failed.fetch_add(1, Relaxed);
-                            } else {
-                                r.counts.bad_lines.fetch_add(1, Relaxed);
-                            }
-                        }
-                    }
-                }
+                self.print(&batch.events, &mut buf);
                 held_events += n;
                 held.push(batch.events);
             }
             let idle = last || ctx.input.is_idle();
-            if (buf.len() >= CHUNK || held_events as usize >= ctx.capacity || idle)
-                && (held_events > 0 || !buf.is_empty())
-            {
+            let due = buf.len() >= CHUNK || held_events as usize >= ctx.capacity || idle;
+            if due && (held_events > 0 || !buf.is_empty()) {
                 let written = match &self.kind {
                     Kind::Out(_) => write_all(&mut io::stdout().lock(), &buf),
                     Kind::Err(_) => write_all(&mut io::stderr().lock(), &buf),
                 };
+                ctx.in_flight.sub(held_events);
                 match written {
                     Ok(()) => {
                         ctx.stats.bytes.fetch_add(buf.len() as u64, Relaxed);
                         ctx.stats.events_out.fetch_add(held_events, Relaxed);
                         // Written: dropping the events acknowledges them.
                         held.clear();
-                        ctx.in_flight.sub(held_events);
                         held_events = 0;
                         buf.clear();
                     }
                     // `sluice filter ... | head`: a normal end, as with jq.
                     Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                        ctx.in_flight.sub(held_events);
                         crate::sinks::held::drain_failed(&mut ctx.input, &ctx.in_flight);
                         return Ok(());
                     }
                     Err(e) => {
-                        ctx.in_flight.sub(held_events);
                         crate::sinks::held::drain_failed(&mut ctx.input, &ctx.in_flight);
                         anyhow::bail!("writing the output failed: {e}");
                     }
