@@ -128,26 +128,15 @@ pub fn run(path: Option<&Path>, report: Option<&Path>, common: &Common) -> u8 {
     }
 }
 
-/// `sluice filter PROGRAM`
-pub fn filter(args: &FilterArgs, common: &Common) -> u8 {
-    let config = match filter_cmd::config(args) {
-        Ok(c) => c,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return EXIT_CONFIG;
+/// `sluice filter PROGRAM` (see `filter_cmd`: it reads the command line,
+/// runs what cannot be parallel itself, and tells the status).
+pub fn filter(args: &FilterArgs, _common: &Common) -> u8 {
+    match filter_cmd::plan(args) {
+        filter_cmd::Plan::Done(code) => code,
+        filter_cmd::Plan::Graph(g) => {
+            let (code, _report) = execute(&g.config, None, g.report.as_deref(), true, false);
+            g.finish(code)
         }
-    };
-    let (code, report) = execute(&config, None, args.report.as_deref(), true, false);
-    let _ = common;
-    match report {
-        Some(r) if code == EXIT_OK && args.strict && r.errors > 0 => {
-            eprintln!(
-                "error: {} input lines were malformed or failed (--strict)",
-                r.errors
-            );
-            EXIT_FAILURE
-        }
-        _ => code,
     }
 }
 

@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 /// Starting size of a reader's buffer; it grows only for lines longer than this.
 const INITIAL_BUFFER: usize = 256 * 1024;
 
+/// The UTF-8 byte-order mark.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// How many bytes of an over-long line are kept in its error event.
 const TOO_LONG_PREFIX: usize = 256;
 
@@ -283,6 +286,19 @@ pub fn decode(
             return Some(Err(error_event(stage, &reason, input, line_no)));
         }
     };
+    // A UTF-8 byte-order mark (files written on Windows) is not data. It is
+    // dropped here rather than by the framer so that byte offsets (file
+    // checkpoints) still count it: before JSON, where it is never valid, on
+    // any line; before text, at the start of the stream.
+    let bytes = match codec {
+        // So is the RS that starts a JSON text in RFC 7464 (`jq --seq`).
+        Codec::Json => {
+            let b = bytes.strip_prefix(BOM).unwrap_or(bytes);
+            b.strip_prefix(b"\x1e").unwrap_or(b)
+        }
+        Codec::Text if line_no == 1 => bytes.strip_prefix(BOM).unwrap_or(bytes),
+        Codec::Text => bytes,
+    };
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -420,6 +436,23 @@ mod tests {
                 (3, "<too long: 13>".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_data() {
+        let mut out = Vec::new();
+        let e = decode(
+            Codec::Json,
+            "s",
+            1,
+            Line::Complete(b"\xef\xbb\xbf{\"a\":1}"),
+        );
+        e.unwrap().unwrap().encode(Codec::Json, &mut out);
+        assert_eq!(out, b"{\"a\":1}\n");
+        out.clear();
+        let e = decode(Codec::Text, "s", 1, Line::Complete(b"\xef\xbb\xbfhi"));
+        e.unwrap().unwrap().encode(Codec::Text, &mut out);
+        assert_eq!(out, b"hi\n");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! string to its recursive parser unchecked, so an event holding a string of
 //! 200 000 `[` would overflow a worker's stack through a harmless-looking
 //! `.payload | fromjson`. This replacement checks the depth first (see
-//! [`crate::kit::json::check_nesting`]) and otherwise behaves like jaq's: every
-//! value in the string is an output, a parse error is a jq error.
+//! [`crate::kit::json::check_nesting`]) and otherwise behaves like jq's: the
+//! string holds one value (`"1 2"` and `"2a"` are errors, so `tonumber?`
+//! drops them), `"nan"` is NaN, a parse error is a jq error.
 
 use jaq_core::native::{Fun, run, v};
 use jaq_core::{Error, Exn, RunPtr};
@@ -37,9 +38,23 @@ fn parse(v: &Val) -> Vec<Result<Val, Error<Val>>> {
             "cannot parse as JSON: {reason}"
         )))];
     }
-    jaq_json::read::parse_many(bytes)
-        .map(|r| r.map_err(|e| Error::str(format_args!("cannot parse {v} as JSON: {e}"))))
-        .collect()
+    if matches!(bytes.trim_ascii(), b"nan" | b"NaN") {
+        return vec![Ok(Val::from(f64::NAN))];
+    }
+    let text = || String::from_utf8_lossy(bytes).into_owned();
+    let mut values = jaq_json::read::parse_many(bytes);
+    let first = match values.next() {
+        None => Err(format!("Expected JSON value (while parsing '{}')", text())),
+        Some(Err(e)) => Err(format!("{e} (while parsing '{}')", text())),
+        Some(Ok(x)) => match values.next() {
+            None => Ok(x),
+            Some(_) => Err(format!(
+                "Unexpected extra JSON values (while parsing '{}')",
+                text()
+            )),
+        },
+    };
+    vec![first.map_err(Error::str)]
 }
 
 #[cfg(test)]
@@ -56,18 +71,24 @@ mod tests {
     }
 
     #[test]
-    fn parses_like_jaq_within_the_limit() {
+    fn parses_like_jq_within_the_limit() {
         let s = |t: &str| Val::from(t.to_string());
         assert_eq!(
             run("fromjson", s("[1, {\"a\":2}]")),
             vec![Ok("[1,{\"a\":2}]".into())]
         );
-        assert_eq!(
-            run("fromjson", s("1 2")),
-            vec![Ok("1".into()), Ok("2".into())]
-        );
+        assert!(run("fromjson", s("1 2"))[0].is_err());
         assert_eq!(run("tonumber", s("12")), vec![Ok("12".into())]);
         assert!(run("fromjson", s("{")).pop().unwrap().is_err());
+        // A syntax error ends the values (it used to repeat forever).
+        assert_eq!(
+            run(
+                "[.[] | tonumber?]",
+                vec![s("1"), s("2a")].into_iter().collect::<Val>()
+            )
+            .len(),
+            1
+        );
         assert!(run("fromjson", Val::from(1isize)).pop().unwrap().is_err());
     }
 
