@@ -2,6 +2,7 @@
 //! counters: [`render`] formats them.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::kit::counters::StageStats;
