@@ -26,6 +26,44 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// page); a larger answer is a failure, not unbounded memory.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
+/// The start of the reason for an answer over [`MAX_RESPONSE_BYTES`].
+const TOO_LARGE: &str = "response larger than";
+
+/// Retry warnings of every call together: at most one a second, so an
+/// outage with hundreds of calls in flight does not flood the log (the
+/// retries are counted in the stages' metrics either way).
+static LOUD: Throttle = Throttle::new(Duration::from_secs(1));
+
+/// Admits one event per `every`, process-wide, without a lock.
+struct Throttle {
+    every: Duration,
+    next_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Throttle {
+    const fn new(every: Duration) -> Throttle {
+        Throttle {
+            every,
+            next_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn admit(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let now = START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis() as u64;
+        let next = self.next_ms.load(Relaxed);
+        now >= next
+            && self
+                .next_ms
+                .compare_exchange(next, now + self.every.as_millis() as u64, Relaxed, Relaxed)
+                .is_ok()
+    }
+}
+
 /// Bytes of an error response's body kept in the failure reason.
 const BODY_START: usize = 256;
 
@@ -117,7 +155,7 @@ pub async fn call(
                 retries: tries.saturating_sub(1),
             });
         };
-        if retries.loud() {
+        if retries.loud() && LOUD.admit() {
             tracing::warn!(
                 "http: {reason}; retrying (attempt {})",
                 retries.failures() + 1
@@ -148,6 +186,11 @@ async fn judge(sent: reqwest::Result<reqwest::Response>, timeout: Duration) -> V
                 body,
                 retries: 0,
             }),
+            // The peer said yes: asking again would deliver twice.
+            Err(e) if e.starts_with(TOO_LARGE) => Verdict::Refuse {
+                reason: e,
+                status: status.as_u16(),
+            },
             Err(e) => Verdict::Retry {
                 reason: e,
                 status: Some(status.as_u16()),
@@ -208,7 +251,7 @@ async fn read_body(mut response: reqwest::Response) -> Result<Bytes, String> {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(format!("response larger than {MAX_RESPONSE_BYTES} bytes"));
+                    return Err(format!("{TOO_LARGE} {MAX_RESPONSE_BYTES} bytes"));
                 }
                 body.extend_from_slice(&chunk);
             }
