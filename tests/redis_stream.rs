@@ -55,8 +55,9 @@ fn start_daemons(
         daemons.push(Daemon::start(&cfg, &[], &[]));
         outs.push(out);
     }
+    // At least: a test may start more daemons into a group that has some.
     wait_until("every daemon registered in the group", || {
-        consumers(redis) == names.len()
+        consumers(redis) >= names.len()
     });
     (daemons, outs)
 }
@@ -97,10 +98,10 @@ fn a_killed_daemons_pending_entries_are_claimed_by_the_others() {
     let dir = tempfile::tempdir().unwrap();
     // `b` is slow (2ms per event) and reads 1 000 entries at a time, so
     // once it has written some it holds hundreds read but unacknowledged
-    // for seconds. Waiting for both at once (not for its output alone)
-    // keeps the test from racing `a` and `c` on a loaded machine: they may
-    // drain the stream before `b` reads again.
-    let (mut daemons, outs) = start_daemons(&redis, dir.path(), &["a", "b", "c"], |name| {
+    // for seconds. It starts alone and `a` and `c` only once it holds
+    // entries: started together on a loaded machine, the fast two could
+    // drain the stream before `b` read anything.
+    let extra = |name: &str| {
         let (slow, batch) = if name == "b" {
             (
                 "\n[transforms.slow]\ntype = \"delay\"\ninputs = [\"in\"]\nduration = \"2ms\"\n",
@@ -110,13 +111,17 @@ fn a_killed_daemons_pending_entries_are_claimed_by_the_others() {
             ("", 100)
         };
         format!("claim_idle = \"1s\"\nbatch_size = {batch}\n{slow}")
-    });
+    };
+    let (mut daemons, mut outs) = start_daemons(&redis, dir.path(), &["b"], extra);
     redis.fill(STREAM, 0..N);
     wait_until("b wrote some entries and holds others", || {
-        line_count(&outs[1]) >= 20
+        line_count(&outs[0]) >= 20
             && redis.pending(STREAM, GROUP).get("b").copied().unwrap_or(0) > 0
     });
-    let b = daemons.remove(1);
+    let (others, other_outs) = start_daemons(&redis, dir.path(), &["a", "c"], extra);
+    daemons.extend(others);
+    outs.extend(other_outs);
+    let b = daemons.remove(0);
     let stranded = redis.pending(STREAM, GROUP).get("b").copied().unwrap_or(0);
     b.signal("KILL");
     assert!(stranded > 0, "b held no pending entries when killed");
