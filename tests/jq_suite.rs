@@ -19,10 +19,13 @@ use std::time::{Duration, Instant};
 use jaq_json::Val;
 
 /// Passing cases at least; only ever raised.
-const FLOOR: usize = 573;
+const FLOOR: usize = 577;
 
-/// A case that runs longer is a failure (and is killed).
+/// A case that runs longer is a failure (and is killed): generous for a
+/// debug build on a loaded machine; jq (a few cases loop forever in jq 1.6)
+/// gets [`JQ_TIMEOUT`].
 const CASE_TIMEOUT: Duration = Duration::from_secs(20);
+const JQ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Processes running at once.
 const THREADS: usize = 4;
@@ -83,7 +86,7 @@ enum Result_ {
 }
 
 /// Runs `cmd` with `input` on stdin; its stdout, or why not.
-fn run(mut cmd: Command, input: &str) -> Result<Vec<u8>, String> {
+fn run(mut cmd: Command, input: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     let mut child = cmd
         .env("PAGER", "less")
         .stdin(Stdio::piped())
@@ -99,7 +102,7 @@ fn run(mut cmd: Command, input: &str) -> Result<Vec<u8>, String> {
     let err_pipe = child.stderr.take().expect("stderr");
     let out = std::thread::spawn(move || read_all(out_pipe));
     let err = std::thread::spawn(move || read_all(err_pipe));
-    let deadline = Instant::now() + CASE_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     loop {
         if child.try_wait().map_err(|e| e.to_string())?.is_some() {
             break;
@@ -167,7 +170,11 @@ fn check(case: &Case, stdout: &[u8]) -> Result_ {
     }
 }
 
-fn run_all(cases: &[Case], make: &(dyn Fn(&str) -> Command + Sync)) -> (usize, Vec<String>) {
+fn run_all(
+    cases: &[Case],
+    make: &(dyn Fn(&str) -> Command + Sync),
+    timeout: Duration,
+) -> (usize, Vec<String>) {
     let next = AtomicUsize::new(0);
     let passed = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
@@ -177,7 +184,7 @@ fn run_all(cases: &[Case], make: &(dyn Fn(&str) -> Command + Sync)) -> (usize, V
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(case) = cases.get(i) else { return };
-                    let outcome = match run(make(&case.program), &case.input) {
+                    let outcome = match run(make(&case.program), &case.input, timeout) {
                         Ok(out) => check(case, &out),
                         Err(e) => Result_::Fail(e),
                     };
@@ -231,8 +238,13 @@ fn jq_test_suite_passes_at_least_the_floor() {
         c.args(["filter", "-w", "1", "--", program]);
         c
     };
-    let (ours, failures) = run_all(&all, &sluice);
-    println!("sluice filter: {ours} of {} jq test cases pass", all.len());
+    let started = Instant::now();
+    let (ours, failures) = run_all(&all, &sluice, CASE_TIMEOUT);
+    println!(
+        "sluice filter: {ours} of {} jq test cases pass ({:.1} s)",
+        all.len(),
+        started.elapsed().as_secs_f64()
+    );
     for f in &failures {
         println!("FAIL {f}");
     }
@@ -243,8 +255,13 @@ fn jq_test_suite_passes_at_least_the_floor() {
             c.args(["-c", program]);
             c
         };
-        let (theirs, _) = run_all(&all, &jq);
-        println!("jq on PATH: {theirs} of {} on the same cases", all.len());
+        let started = Instant::now();
+        let (theirs, _) = run_all(&all, &jq, JQ_TIMEOUT);
+        println!(
+            "jq on PATH: {theirs} of {} on the same cases ({:.1} s)",
+            all.len(),
+            started.elapsed().as_secs_f64()
+        );
     }
     assert!(
         ours >= FLOOR,
