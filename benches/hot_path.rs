@@ -9,7 +9,8 @@
 //!
 //! Per-line groups report bytes/s (throughput of the line's text), per-batch
 //! groups events/s. `benches/e2e.sh` measures the whole binary against
-//! `cat`, jq and jaq.
+//! `cat`, jq and jaq; `benches/tap.sh` a running daemon with and without a
+//! tap.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -311,9 +312,78 @@ fn config() -> Criterion {
         .sample_size(50)
 }
 
+/// One 256-event batch through a stage's output port and its edge (send,
+/// then receive), untapped and with a tap open (issue 13): `untapped` is
+/// the send path every batch takes (one atomic load for the tap);
+/// `tap_stalled` a tap whose reader never reads (its buffer full: each
+/// copy is counted as dropped); `tap_reading` one whose reader keeps up
+/// (each event copied into the tap's buffer, which is drained).
+fn fanout_tap(c: &mut Criterion) {
+    use sluice::kit::event::Key;
+    use sluice::kit::fanout::{ErrorLog, Outputs};
+    use sluice::kit::tap::{TapOptions, Taps};
+    use std::sync::Arc;
+
+    let rt = runtime();
+    let template = json_batch(0);
+    let mut g = c.benchmark_group("fanout_tap");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for case in ["untapped", "tap_stalled", "tap_reading"] {
+        let taps = Taps::default();
+        let (tx, mut rx) = edge(4, false);
+        let mut outputs = Outputs::new(
+            "s",
+            vec![vec![tx], vec![]],
+            Arc::default(),
+            Arc::default(),
+            Arc::new(ErrorLog::new(None)),
+        )
+        .with_taps(vec![taps.port("s", ""), taps.port("s", "errors")]);
+        let mut reader = (case != "untapped").then(|| taps.open("s", "", TapOptions::default()));
+        let mut seq = 0u64;
+        g.bench_function(case, |b| {
+            b.iter_custom(|iters| {
+                let batches: Vec<Vec<Event>> =
+                    (0..iters).map(|_| template.events.clone()).collect();
+                let mut got = Vec::with_capacity(batches.len());
+                let took = rt.block_on(async {
+                    let start = Instant::now();
+                    for events in batches {
+                        outputs.send_part(0, &Key::new(1, seq), events, None).await;
+                        seq += 1;
+                        got.push(rx.recv().await.expect("a batch"));
+                        if case == "tap_reading"
+                            && let Some(r) = reader.as_mut()
+                        {
+                            while let Ok(copies) = r.try_recv() {
+                                drop(black_box(copies));
+                            }
+                        }
+                    }
+                    start.elapsed()
+                });
+                drop(black_box(got));
+                took
+            })
+        });
+        drop(reader);
+    }
+    // What `untapped` adds to a batch's send: the count and the flag check.
+    let taps = Taps::default();
+    let point = taps.port("s", "");
+    let events = template.events.clone();
+    g.bench_function("tap_point_alone", |b| {
+        b.iter(|| {
+            point.count(black_box(BATCH as u64));
+            point.offer(black_box(&events));
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = decode, canonical, jq_filter, parse_regex, edge_hop, reorder, encode
+    targets = decode, canonical, jq_filter, parse_regex, edge_hop, reorder, encode, fanout_tap
 }
 criterion_main!(benches);

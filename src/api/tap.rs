@@ -6,7 +6,7 @@
 //! The stage copies events into the tap's bounded buffer and never waits
 //! (`kit::tap`); this side turns them into JSON text, joining whatever is
 //! ready into one chunk, so a tap costs the pipeline a copy of shared
-//! pointers and nothing more.
+//! pointers per event and one channel send per batch, nothing more.
 //!
 //! Errors are JSON `{"error": "..."}`: 400 for a bad parameter, 403 when
 //! `[pipeline.api] tap = false`, 404 for a stage or port the running graph
@@ -53,9 +53,9 @@ pub(super) fn handle(state: &State, query: &str) -> Response {
     tracing::debug!(stage = %q.stage, port = %q.port, "tap opened");
     let lines = ReceiverStream::new(rx)
         .ready_chunks(TAP_BUFFER)
-        .map(|events| {
-            let mut out = Vec::with_capacity(events.len() * 128);
-            for e in &events {
+        .map(|batches| {
+            let mut out = Vec::with_capacity(batches.iter().map(Vec::len).sum::<usize>() * 128);
+            for e in batches.iter().flatten() {
                 e.encode(Codec::Json, &mut out);
             }
             Ok::<_, Infallible>(Bytes::from(out))

@@ -9,7 +9,8 @@
 //!   json/text), [`json`] (raw JSON text: canonical check, lookups, the
 //!   nesting limit), [`jq`] (jq programs on jaq, the fast path).
 //! - Plumbing between stages: [`edge`] (bounded edges, reorder for ordered
-//!   sinks), [`fanout`] (a stage's output ports), [`source_outputs`] (a
+//!   sinks), [`fanout`] (a stage's output ports), [`tap`] (each port's
+//!   event count and live copies for `sluice tap`), [`source_outputs`] (a
 //!   source's outputs across reloads), [`turns`] (expanding workers take
 //!   turns before an ordered sink), [`shutdown`] (the stop signal),
 //!   [`thread`] (long-lived loops on graph-owned threads), [`failure`]

@@ -13,7 +13,7 @@
 //! - with one open, the events are copied (a reference-count bump each,
 //!   without their acknowledgement handle, see
 //!   [`Event::detached`](crate::kit::event::Event::detached)) into the
-//!   tap's own bounded buffer of [`TAP_BUFFER`] events with `try_send`:
+//!   tap's own bounded buffer of [`TAP_BUFFER`] batches with `try_send`:
 //!   when the reader is slow the buffer is full, the copy is dropped and
 //!   counted ([`Taps::dropped`], `tap_dropped` in the API and
 //!   `sluice_tap_dropped_total` in `/metrics`). The pipeline never waits
@@ -31,10 +31,13 @@ use tokio::sync::mpsc;
 use crate::kit::event::Event;
 use crate::kit::sync::lock;
 
-/// Events a tap holds for its reader: enough to ride out a short stall of
-/// the HTTP connection, small enough that a thousand idle taps cost little
-/// (the events are shared with the graph, not deep copies).
-pub const TAP_BUFFER: usize = 256;
+/// Batches a tap holds for its reader (each at most one edge batch, 256
+/// events): enough to ride out a short stall of the HTTP connection,
+/// small enough that many idle taps cost little (the events are shared
+/// with the graph, not deep copies). Copies go in one batch per batch
+/// sent, so a tap that keeps up costs one channel send per batch, not per
+/// event.
+pub const TAP_BUFFER: usize = 4;
 
 /// `sample = 1.0` in the fixed-point steps a tap counts in.
 const SAMPLE_ONE: u64 = 1_000_000;
@@ -91,7 +94,7 @@ impl Taps {
     /// Opens a tap on `stage`'s `port`: the events leaving it from now on
     /// arrive on the receiver, which ends after `limit` events or once the
     /// tap is closed ([`close_all`](Self::close_all)).
-    pub fn open(&self, stage: &str, port: &str, options: TapOptions) -> mpsc::Receiver<Event> {
+    pub fn open(&self, stage: &str, port: &str, options: TapOptions) -> TapReceiver {
         self.port(stage, port).open(options)
     }
 
@@ -142,9 +145,12 @@ pub struct PortTap {
     dropped: Arc<AtomicU64>,
 }
 
+/// What a tap's reader receives: the copies taken from each batch.
+pub type TapReceiver = mpsc::Receiver<Vec<Event>>;
+
 #[derive(Debug)]
 struct Reader {
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Vec<Event>>,
     /// `sample` in millionths.
     step: u64,
     /// Accumulated steps; an event is copied each time this reaches
@@ -181,28 +187,51 @@ impl PortTap {
         let mut readers = lock(&self.readers);
         let mut dropped = 0;
         readers.retain_mut(|r| {
+            if r.tx.is_closed() {
+                return false;
+            }
+            // A full buffer (a reader that does not read) costs a count,
+            // not copies made to be thrown away.
+            let room = r.tx.capacity() > 0;
+            let mut copies = Vec::new();
+            let mut wanted = 0u64;
             for e in events {
+                if r.left.is_some_and(|left| wanted >= left) {
+                    break;
+                }
                 r.credit += r.step;
                 if r.credit < SAMPLE_ONE {
                     continue;
                 }
                 r.credit -= SAMPLE_ONE;
-                match r.tx.try_send(e.detached()) {
-                    Ok(()) => {
-                        if let Some(left) = r.left.as_mut() {
-                            *left -= 1;
-                            if *left == 0 {
-                                // Dropping the sender ends the reader's
-                                // stream after what it holds.
-                                return false;
-                            }
-                        }
-                    }
-                    Err(mpsc::error::TrySendError::Full(_)) => dropped += 1,
-                    Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                wanted += 1;
+                if room {
+                    copies.push(e.detached());
                 }
             }
-            true
+            if wanted == 0 {
+                return true;
+            }
+            if !room {
+                dropped += wanted;
+                return true;
+            }
+            match r.tx.try_send(copies) {
+                Ok(()) => match r.left.as_mut() {
+                    Some(left) => {
+                        *left -= wanted;
+                        // Dropping the sender ends the reader's stream
+                        // after what it holds.
+                        *left > 0
+                    }
+                    None => true,
+                },
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped += wanted;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
         });
         if dropped > 0 {
             self.dropped.fetch_add(dropped, Relaxed);
@@ -213,7 +242,7 @@ impl PortTap {
     }
 
     /// Opens a tap on this port (see [`Taps::open`]).
-    pub fn open(&self, options: TapOptions) -> mpsc::Receiver<Event> {
+    pub fn open(&self, options: TapOptions) -> TapReceiver {
         let (tx, rx) = mpsc::channel(TAP_BUFFER);
         let step = (options.sample.clamp(0.0, 1.0) * SAMPLE_ONE as f64).round() as u64;
         let mut readers = lock(&self.readers);
@@ -250,10 +279,12 @@ mod tests {
             .collect()
     }
 
-    fn drain(rx: &mut mpsc::Receiver<Event>) -> Vec<String> {
+    fn drain(rx: &mut TapReceiver) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(e) = rx.try_recv() {
-            out.push(e.parsed().map(|v| v.to_string()).unwrap_or_default());
+        while let Ok(batch) = rx.try_recv() {
+            for e in batch {
+                out.push(e.parsed().map(|v| v.to_string()).unwrap_or_default());
+            }
         }
         out
     }
@@ -272,17 +303,15 @@ mod tests {
     #[test]
     fn a_limited_tap_ends_after_its_events() {
         let taps = Taps::default();
-        let mut rx = taps.open(
-            "s",
-            "",
-            TapOptions {
-                limit: Some(2),
-                sample: 1.0,
-            },
-        );
+        let options = TapOptions {
+            limit: Some(3),
+            sample: 1.0,
+        };
+        let mut rx = taps.open("s", "", options);
         let port = taps.port("s", "");
+        port.offer(&events(2));
         port.offer(&events(5));
-        assert_eq!(drain(&mut rx), ["0", "1"]);
+        assert_eq!(drain(&mut rx), ["0", "1", "0"]);
         assert!(rx.is_closed(), "the stream ends after the limit");
         assert!(!port.active.load(Relaxed), "and the port is untapped again");
     }
@@ -290,16 +319,15 @@ mod tests {
     #[test]
     fn sampling_copies_every_nth_event() {
         let taps = Taps::default();
-        let mut rx = taps.open(
-            "s",
-            "",
-            TapOptions {
-                limit: None,
-                sample: 0.1,
-            },
-        );
+        let options = TapOptions {
+            limit: None,
+            sample: 0.1,
+        };
+        let mut rx = taps.open("s", "", options);
         taps.port("s", "").offer(&events(100));
-        assert_eq!(drain(&mut rx).len(), 10);
+        let got = drain(&mut rx);
+        assert_eq!(got.len(), 10);
+        assert_eq!(got[0], "9", "every tenth: the 10th, 20th, ...");
     }
 
     #[test]
@@ -307,9 +335,11 @@ mod tests {
         let taps = Taps::default();
         let mut rx = taps.open("s", "errors", TapOptions::default());
         let port = taps.port("s", "errors");
-        port.offer(&events(TAP_BUFFER + 10));
-        assert_eq!(taps.dropped(), 10);
-        assert_eq!(drain(&mut rx).len(), TAP_BUFFER);
+        for _ in 0..TAP_BUFFER + 2 {
+            port.offer(&events(10));
+        }
+        assert_eq!(taps.dropped(), 20);
+        assert_eq!(drain(&mut rx).len(), TAP_BUFFER * 10);
     }
 
     #[test]

@@ -176,18 +176,7 @@ impl Live {
         let (config, stats) = &*self.current.read().unwrap_or_else(|e| e.into_inner());
         let oldest = ring.front().unwrap_or(&now);
         let secs = now.at.duration_since(oldest.at).as_secs_f64();
-        let per_s = |d: u64| {
-            if secs > 0.0 {
-                round(d as f64 / secs, 2)
-            } else {
-                0.0
-            }
-        };
-        let samples: Vec<&Sample> = ring
-            .iter()
-            .filter(|s| now.at.duration_since(s.at) <= WINDOW)
-            .chain([&now])
-            .collect();
+        let samples: Vec<&Sample> = ring.iter().chain([&now]).collect();
         let mean_fill = |name: &str| {
             let fills: Vec<f64> = samples
                 .iter()
@@ -208,7 +197,21 @@ impl Live {
             let c = &config.stages[i];
             let zero = StageSample::of(&StageStats::default());
             let cur = now.stages.get(&c.name).copied().unwrap_or(zero);
-            let old = oldest.stages.get(&c.name).copied().unwrap_or(zero);
+            // A stage a reload added is measured from its first sample.
+            let first = samples
+                .iter()
+                .find(|s| s.stages.contains_key(&c.name))
+                .copied()
+                .unwrap_or(&now);
+            let old = first.stages.get(&c.name).copied().unwrap_or(zero);
+            let secs = now.at.duration_since(first.at).as_secs_f64();
+            let per_s = |d: u64| {
+                if secs > 0.0 {
+                    round(d as f64 / secs, 2)
+                } else {
+                    0.0
+                }
+            };
             let d = |f: fn(&StageSample) -> u64| f(&cur).saturating_sub(f(&old));
             let workers = c.workers.max(1);
             let ratio =
@@ -252,7 +255,17 @@ impl Live {
                 let (from, to) = (&config.stages[e.from], &config.stages[e.to]);
                 let port = to.inputs[e.lane].port.clone().unwrap_or_default();
                 let key = (from.name.clone(), port.clone());
-                let sent = |s: &Sample| s.ports.get(&key).copied().unwrap_or(0);
+                let sent = |s: &Sample| s.ports.get(&key).copied();
+                let first = samples
+                    .iter()
+                    .find(|s| s.ports.contains_key(&key))
+                    .copied()
+                    .unwrap_or(&now);
+                let secs = now.at.duration_since(first.at).as_secs_f64();
+                let rate = match (sent(&now), sent(first)) {
+                    (Some(n), Some(o)) if secs > 0.0 => round(n.saturating_sub(o) as f64 / secs, 2),
+                    _ => 0.0,
+                };
                 let queued = now
                     .stages
                     .get(&to.name)
@@ -268,7 +281,7 @@ impl Live {
                     capacity: to.capacity,
                     queued: queued.min(to.capacity as u64),
                     fill: mean_fill(&to.name).unwrap_or(0.0),
-                    rate: per_s(sent(&now).saturating_sub(sent(oldest))),
+                    rate,
                 }
             })
             .collect();
