@@ -56,10 +56,6 @@ pub async fn run(config: Config, path: Option<&Path>) -> anyhow::Result<Outcome>
     let grace = config.pipeline.shutdown_grace;
     let metrics_address = config.pipeline.metrics_address.clone();
     let api_config = config.pipeline.api.clone();
-    let mut running = Running::start(config, RunStats::new())?;
-    let live = Live::new(running.config(), running.stats());
-    live.spawn_sampler();
-    running.attach_live(live.clone());
     let (term, int, hup, usr1, quit) = (
         SignalKind::terminate().as_raw_value(),
         SignalKind::interrupt().as_raw_value(),
@@ -73,8 +69,15 @@ pub async fn run(config: Config, path: Option<&Path>) -> anyhow::Result<Outcome>
     if path.is_some() {
         wanted.push(hup);
     }
+    // Before anything starts: a client that saw a source's "listening" log
+    // line may signal at once, and must not meet the default disposition
+    // (death by SIGTERM, exit status 143 instead of a drain).
     let mut signals = Signals::new(&wanted)?;
     let signals_handle = signals.handle();
+    let mut running = Running::start(config, RunStats::new())?;
+    let live = Live::new(running.config(), running.stats());
+    live.spawn_sampler();
+    running.attach_live(live.clone());
     // After the handlers: a client that saw the API's address may signal.
     let server = match &metrics_address {
         Some(address) => Some(crate::api::start(address, &api_config, live.clone()).await?),
