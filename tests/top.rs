@@ -185,6 +185,36 @@ fn top_restores_the_terminal_on_sigterm() {
 }
 
 #[test]
+fn top_ends_when_its_terminal_goes_away() {
+    let Some(()) = tmux_or_skip("top_ends_when_its_terminal_goes_away") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start(&middle(dir.path(), ""), &[], &[]);
+    let api = daemon.metrics_address();
+    let tmux = Tmux::start(80, 24, &format!("{} top --address {api}", bin().display()));
+    tmux.wait_for("q quit");
+    let pid = tmux.command_pid();
+    // The tmux server goes, and the terminal with it (SIGHUP).
+    drop(tmux);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Gone, or a zombie its new parent has yet to reap.
+        let state = state.rsplit(") ").next().and_then(|r| r.split(' ').next());
+        if state.is_none_or(|s| s == "Z" || s.is_empty()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "top (pid {pid}) outlived its terminal: state {state:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(daemon.terminate().success());
+}
+
+#[test]
 fn top_once_prints_one_plain_table_and_a_pipe_gets_one_per_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let mut daemon = Daemon::start(&middle(dir.path(), ""), &[], &[]);

@@ -7,7 +7,8 @@
 //! `bottleneck: STAGE (reason)`; `s` cycles the sort column, `r`
 //! reverses, arrows or `j`/`k` select, Enter opens a stage's detail (its
 //! edges, counters, p50/p99), Esc goes back, `q`, Esc or Ctrl-C quit
-//! (SIGTERM and SIGHUP too), the terminal restored. When
+//! (SIGTERM too), the terminal restored; SIGHUP (the terminal closed)
+//! exits with 129. When
 //! stdout is not a terminal: the same table as plain text, one per
 //! refresh; `--once` prints one and exits.
 //!

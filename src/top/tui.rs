@@ -2,8 +2,11 @@
 //! (ratatui's `try_init`, whose panic hook restores the terminal), a
 //! redraw after every key, answer or resize and at least once a second
 //! (the "unreachable for" count moves), and the terminal restored on every
-//! way out: `q`, Esc, Ctrl-C (a key in raw mode, not a signal), SIGTERM or
-//! SIGHUP (`kill`, the terminal closing), an error.
+//! way out: `q`, Esc, Ctrl-C (a key in raw mode, not a signal), SIGTERM
+//! (`kill`), an error. SIGHUP (the terminal closed) ends the process at
+//! once with 129: there is no terminal left to restore, and crossterm's
+//! reader spins on a closed terminal (every read returns 0 bytes) instead
+//! of returning, so the loop would never see a flag.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,8 +39,11 @@ pub fn run(address: &str, poller: &Poller, first: GraphView) -> anyhow::Result<(
     outcome
 }
 
-/// A flag set on SIGTERM or SIGHUP, which then no longer end the process
-/// by themselves: the loop sees the flag and leaves through the restore.
+/// Exit status after SIGHUP (128 + 1, as shells report it).
+const EXIT_HANGUP: i32 = 129;
+
+/// A flag set on SIGTERM, which then no longer ends the process by itself:
+/// the loop sees the flag and leaves through the restore. SIGHUP exits.
 fn stop_signals() -> anyhow::Result<Arc<AtomicBool>> {
     use tokio::signal::unix::{SignalKind, signal};
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -57,12 +63,15 @@ fn stop_signals() -> anyhow::Result<Arc<AtomicBool>> {
     std::thread::Builder::new()
         .name("top-signals".into())
         .spawn(move || {
-            runtime.block_on(async {
+            let hung_up = runtime.block_on(async {
                 tokio::select! {
-                    _ = term.recv() => {}
-                    _ = hup.recv() => {}
+                    _ = term.recv() => false,
+                    _ = hup.recv() => true,
                 }
             });
+            if hung_up {
+                std::process::exit(EXIT_HANGUP);
+            }
             flag.store(true, Ordering::Relaxed);
         })
         .context("cannot start the signal thread")?;
