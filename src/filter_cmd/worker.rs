@@ -13,7 +13,9 @@ use super::inputs::FileTable;
 use crate::kit::event::Event;
 use crate::kit::jq::{Program, context};
 use crate::transforms::jq::JqConfig;
-use crate::transforms::{BatchCtx, PortBuffers, Spill, SyncTransform, Transform, TransformKind};
+use crate::transforms::{
+    BatchCtx, NoSpill, PortBuffers, Spill, SyncTransform, Transform, TransformKind,
+};
 
 /// The program stage's settings.
 #[derive(Debug, Clone)]
@@ -59,16 +61,6 @@ struct Worker {
     program: Program,
     position: bool,
     table: Arc<FileTable>,
-}
-
-/// Stands in for a worker's spill in [`Worker::process`]: never full.
-struct NoSpill;
-
-impl Spill for NoSpill {
-    fn limit(&self) -> usize {
-        usize::MAX
-    }
-    fn spill(&mut self, _: usize, _: Vec<Event>) {}
 }
 
 impl SyncTransform for Worker {

@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::kit::event::Event;
 use crate::kit::jq::Program;
 use crate::kit::jq::fast::{Cond, Projection};
-use crate::transforms::{BatchCtx, PortBuffers, Spill, SyncTransform};
+use crate::transforms::{BatchCtx, NoSpill, PortBuffers, Spill, SyncTransform};
 
 /// Settings of a `jq` transform.
 #[derive(Debug, Clone, Deserialize)]
@@ -57,16 +57,6 @@ impl Jq {
             projection: None,
         }
     }
-}
-
-/// Stands in for a worker's spill in [`Jq::process`]: never full.
-struct NoSpill;
-
-impl Spill for NoSpill {
-    fn limit(&self) -> usize {
-        usize::MAX
-    }
-    fn spill(&mut self, _: usize, _: Vec<Event>) {}
 }
 
 impl SyncTransform for Jq {

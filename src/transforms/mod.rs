@@ -145,6 +145,17 @@ pub trait Spill {
     fn spill(&mut self, port: usize, events: Vec<Event>);
 }
 
+/// A spill that is never full, for callers of `process_spilling` that
+/// take every output at once ([`SyncTransform::process`]).
+pub struct NoSpill;
+
+impl Spill for NoSpill {
+    fn limit(&self) -> usize {
+        usize::MAX
+    }
+    fn spill(&mut self, _: usize, _: Vec<Event>) {}
+}
+
 impl dyn Spill + '_ {
     /// Spills `buf` (the buffer of `port`) once it holds a full batch.
     pub fn if_full(&mut self, port: usize, buf: &mut Vec<Event>) {
