@@ -10,8 +10,10 @@
 #   base      (with BASE=path) the same daemon built before taps existed,
 #             no tap: the cost of the untapped send path
 #
-# Prints a markdown table of the medians and each mode's ratio to `none`;
-# the claim is `stalled` within 10% of `none`.
+# Prints a markdown table of the medians and each mode's ratio to `none`:
+# events/s, and events per CPU-second of the daemon (utime + stime from
+# /proc, less sensitive than wall-clock throughput to other work on a shared
+# machine). The claim is `stalled` within 10% of `none`.
 #
 #   benches/tap.sh                         # ROUNDS=5 WINDOW=8
 #   ROUNDS=3 WINDOW=5 BASE=/tmp/sluice-base benches/tap.sh
@@ -91,8 +93,8 @@ measure() {
             ;;
     esac
     sleep "$WARMUP"
-    local a b
-    a=$(count); sleep "$WINDOW"; b=$(count)
+    local a b ca cb
+    ca=$(cpu "$pid"); a=$(count); sleep "$WINDOW"; b=$(count); cb=$(cpu "$pid")
     if [[ $mode == stalled ]]; then
         dropped=$(python3 - "$PORT" <<'PY'
 import sys, urllib.request
@@ -105,25 +107,31 @@ PY
     kill -TERM "$pid"; wait "$pid" || true
     [[ -n $tapper ]] && { kill "$tapper" 2>/dev/null; wait "$tapper" 2>/dev/null || true; }
     [[ $mode == stalled ]] && exec 3>&-
-    python3 -c "print(($b - $a) / $WINDOW)"
+    python3 -c "print(($b - $a) / $WINDOW, ($b - $a) / max(($cb - $ca) / $(getconf CLK_TCK), 1e-9))"
 }
 
-declare -A results
+# CPU time (clock ticks, user + system) of process $1 so far.
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+declare -A rates per_cpu
 for round in $(seq "$ROUNDS"); do
     for mode in $MODES; do
-        r=$(measure "$mode")
-        echo "[tap] round $round $mode: $r events/s" >&2
-        results[$mode]="${results[$mode]:-} $r"
+        read -r r e <<<"$(measure "$mode")"
+        echo "[tap] round $round $mode: $r events/s, $e events per CPU-second" >&2
+        rates[$mode]="${rates[$mode]:-} $r"
+        per_cpu[$mode]="${per_cpu[$mode]:-} $e"
     done
 done
 
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
-none=$(median ${results[none]})
-echo "| mode | events/s (median of $ROUNDS × ${WINDOW}s) | vs none |"
-echo "|---|---:|---:|"
+none=$(median ${rates[none]})
+none_cpu=$(median ${per_cpu[none]})
+echo "| mode | events/s (median of $ROUNDS × ${WINDOW}s) | vs none | events per CPU-second | vs none |"
+echo "|---|---:|---:|---:|---:|"
 for mode in $MODES; do
-    m=$(median ${results[$mode]})
-    python3 -c "print(f'| $mode | {$m:,.0f} | {$m / $none:.3f} |')"
+    m=$(median ${rates[$mode]})
+    c=$(median ${per_cpu[$mode]})
+    python3 -c "print(f'| $mode | {$m:,.0f} | {$m / $none:.3f} | {$c:,.0f} | {$c / $none_cpu:.3f} |')"
 done
 echo
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
