@@ -17,11 +17,13 @@ use daemon_support::Daemon;
 const TOKEN: &str = "s3cret-token";
 
 #[test]
-fn off_loopback_the_token_is_required_and_metrics_stay_open() {
+fn with_auth_the_token_is_required_and_metrics_stay_open() {
+    // On loopback, as every test binds: `auth`, once configured, holds on
+    // any address; off loopback `check` makes it mandatory (below).
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new()
         .pipeline()
-        .set("metrics_address", "0.0.0.0:0")
+        .set("metrics_address", "127.0.0.1:0")
         .raw("api = { auth = { bearer_token_env = \"SLUICE_TEST_API_TOKEN\" } }")
         .source("gen", "generate")
         .set("rate", 100)
