@@ -12,7 +12,7 @@ use jaq_json::Val;
 use super::inputs::FileTable;
 use crate::kit::event::Event;
 use crate::kit::jq::{Program, context};
-use crate::transforms::jq::JqConfig;
+use crate::transforms::jq::{JqConfig, run_program};
 use crate::transforms::{
     BatchCtx, NoSpill, PortBuffers, Spill, SyncTransform, Transform, TransformKind,
 };
@@ -79,28 +79,19 @@ impl SyncTransform for Worker {
         let (main, rest) = out.split_at_mut(1);
         let main = &mut main[0];
         let errors = rest.last_mut().expect("every stage has an errors port");
-        for mut event in input {
+        for event in input {
             if self.position {
                 let (name, line) = self.table.position(event.line);
                 context::set_position(&name, line);
             }
-            let value = match event.to_value() {
-                Ok(v) => v,
-                Err(e) => {
-                    errors.push(event.into_error(ctx.stage, &e));
-                    continue;
-                }
-            };
-            self.program.run(value, |r| match r {
-                Ok(v) => {
-                    main.push(event.derived(v));
-                    spill.if_full(0, main);
-                }
-                Err(e) => {
-                    errors.push(event.clone().into_error(ctx.stage, &e));
-                    spill.if_full(errors_port, errors);
-                }
-            });
+            run_program(
+                &self.program,
+                event,
+                ctx,
+                main,
+                (errors_port, errors),
+                spill,
+            );
         }
     }
 }

@@ -78,7 +78,7 @@ impl SyncTransform for Jq {
         let main = &mut main[0];
         let errors = rest.last_mut().expect("every stage has an errors port");
         main.reserve(input.len().min(spill.limit()));
-        for mut event in input {
+        for event in input {
             if let (Some(cond), Some(raw)) = (&self.select, event.raw())
                 && let Some(keep) = cond.eval(raw)
             {
@@ -98,25 +98,47 @@ impl SyncTransform for Jq {
                     continue;
                 }
             }
-            let value = match event.to_value() {
-                Ok(v) => v,
-                Err(e) => {
-                    errors.push(event.into_error(ctx.stage, &e));
-                    continue;
-                }
-            };
-            self.program.run(value, |r| match r {
-                Ok(v) => {
-                    main.push(event.derived(v));
-                    spill.if_full(0, main);
-                }
-                Err(e) => {
-                    errors.push(event.clone().into_error(ctx.stage, &e));
-                    spill.if_full(errors_port, errors);
-                }
-            });
+            run_program(
+                &self.program,
+                event,
+                ctx,
+                main,
+                (errors_port, errors),
+                spill,
+            );
         }
     }
+}
+
+/// Runs `program` on one event the slow way (parsed, evaluated by jaq):
+/// each output to `main`, each error to the `errors` port, both spilled
+/// as they fill a batch. The jq stage calls it when no fast path applies;
+/// `sluice filter`'s worker for every line.
+pub fn run_program(
+    program: &Program,
+    mut event: Event,
+    ctx: &BatchCtx<'_>,
+    main: &mut Vec<Event>,
+    (errors_port, errors): (usize, &mut Vec<Event>),
+    spill: &mut dyn Spill,
+) {
+    let value = match event.to_value() {
+        Ok(v) => v,
+        Err(e) => {
+            errors.push(event.into_error(ctx.stage, &e));
+            return;
+        }
+    };
+    program.run(value, |r| match r {
+        Ok(v) => {
+            main.push(event.derived(v));
+            spill.if_full(0, main);
+        }
+        Err(e) => {
+            errors.push(event.clone().into_error(ctx.stage, &e));
+            spill.if_full(errors_port, errors);
+        }
+    });
 }
 
 impl crate::transforms::TransformKind for JqConfig {
