@@ -1,5 +1,6 @@
-//! What the stream sources (`tcp`, `unix`) share: the accept loop with its
-//! connection limit, and the read loop of one connection.
+//! What the network sources share: resolving and binding their address
+//! (`tcp`, `udp`, `http_server`), the accept loop with its connection limit
+//! and the read loop of one connection (`tcp`, `unix`).
 //!
 //! Each connection is its own task and its own ordered stream: it gets an
 //! origin id of its own and numbers its batches from 0, so the per-origin
@@ -33,6 +34,30 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Connections waiting to be accepted that the kernel queues for us; the
 /// connections over `max_connections` wait there.
 pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// The first socket address `address` (`HOST:PORT`) resolves to.
+pub fn resolve(address: &str) -> anyhow::Result<std::net::SocketAddr> {
+    use anyhow::Context as _;
+    use std::net::ToSocketAddrs as _;
+    address
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve `{address}`"))?
+        .next()
+        .with_context(|| format!("`{address}` resolves to no address"))
+}
+
+/// A listening TCP socket with [`LISTEN_BACKLOG`] and `SO_REUSEADDR` (a
+/// restart, or a reload that changed other settings, must not wait for
+/// old connections in TIME_WAIT), non-blocking for tokio.
+pub fn listen_tcp(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
 
 /// Pause after a failed accept (out of file descriptors, say), so that a
 /// persistent failure is retried, not spun on.

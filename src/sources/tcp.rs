@@ -1,15 +1,12 @@
 //! `type = "tcp"`: newline-delimited events from TCP connections, one task
 //! per connection, at most `max_connections` at once (see [`super::net`]).
 
-use std::net::{SocketAddr, ToSocketAddrs};
-
 use anyhow::Context as _;
 use serde::Deserialize;
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::kit::codec::Codec;
 use crate::sources::SourceContext;
-use crate::sources::net::{self, Framing, LISTEN_BACKLOG, Listener};
+use crate::sources::net::{self, Framing, Listener};
 
 /// Settings of a `tcp` source.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,29 +28,13 @@ pub struct TcpConfig {
 impl TcpConfig {
     /// Binds the listening socket now, so that a port in use fails the start.
     pub fn bind(&self) -> anyhow::Result<TcpSource> {
-        let addr: SocketAddr = self
-            .address
-            .to_socket_addrs()
-            .with_context(|| format!("cannot resolve `{}`", self.address))?
-            .next()
-            .with_context(|| format!("`{}` resolves to no address", self.address))?;
-        let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let addr = net::resolve(&self.address)?;
+        let listener = net::listen_tcp(addr).with_context(|| format!("cannot listen on {addr}"))?;
         Ok(TcpSource {
             listener,
             config: self.clone(),
         })
     }
-}
-
-/// A listening socket with our backlog and `SO_REUSEADDR` (a restart must
-/// not wait for old connections in TIME_WAIT).
-fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
 }
 
 /// A bound `tcp` source.

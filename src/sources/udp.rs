@@ -5,8 +5,6 @@
 //! kernel's receive buffer and, once it is full, the kernel drops them. Use
 //! `tcp` when every line matters.
 
-use std::net::{SocketAddr, ToSocketAddrs};
-
 use anyhow::Context as _;
 use serde::Deserialize;
 
@@ -33,12 +31,7 @@ pub struct UdpConfig {
 impl UdpConfig {
     /// Binds the socket now, so that a port in use fails the start.
     pub fn bind(&self) -> anyhow::Result<UdpSource> {
-        let addr: SocketAddr = self
-            .address
-            .to_socket_addrs()
-            .with_context(|| format!("cannot resolve `{}`", self.address))?
-            .next()
-            .with_context(|| format!("`{}` resolves to no address", self.address))?;
+        let addr = net::resolve(&self.address)?;
         let socket =
             std::net::UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
         socket.set_nonblocking(true)?;

@@ -16,19 +16,17 @@ pub mod body;
 mod feed;
 mod handler;
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Deserializer};
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::kit::codec::Codec;
 use crate::kit::http_auth::AuthConfig;
 use crate::kit::http_server::{self, ServeOptions, TlsFiles};
 use crate::sources::SourceContext;
-use crate::sources::net::{self, LISTEN_BACKLOG};
+use crate::sources::net;
 
 /// Default `max_body_bytes`: 10 MiB, a large batch from any log shipper;
 /// with `max_connections` it bounds what requests hold in memory.
@@ -161,15 +159,10 @@ impl HttpServerConfig {
     /// Binds the socket and reads the TLS files and the token now, so that
     /// a port in use, a missing file or an unset variable fails the start.
     pub fn open(&self) -> anyhow::Result<HttpServerSource> {
-        let addr: SocketAddr = self
-            .address
-            .to_socket_addrs()
-            .with_context(|| format!("cannot resolve `{}`", self.address))?
-            .next()
-            .with_context(|| format!("`{}` resolves to no address", self.address))?;
+        let addr = net::resolve(&self.address)?;
         let tls = self.tls.as_ref().map(TlsFiles::load).transpose()?;
         let token = self.auth.as_ref().map(AuthConfig::load).transpose()?;
-        let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = net::listen_tcp(addr).with_context(|| format!("cannot listen on {addr}"))?;
         Ok(HttpServerSource {
             listener,
             tls,
@@ -177,18 +170,6 @@ impl HttpServerConfig {
             config: self.clone(),
         })
     }
-}
-
-/// A listening socket with our backlog and `SO_REUSEADDR` (a restart, or
-/// a reload that changed other settings, must not wait for old
-/// connections in TIME_WAIT).
-fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
 }
 
 /// An opened `http_server` source.
