@@ -200,3 +200,91 @@ fn filter_finishes_when_a_whole_batch_of_lines_is_malformed() {
     let want = id_lines(600);
     assert!(got == want, "{}", first_difference(&got, &want));
 }
+
+/// The source decodes batches on several threads at once (framing stays
+/// on the reading thread): events, error events and their line numbers
+/// must come out exactly as a one-line-at-a-time reader would send them,
+/// across thousands of batches, from a file and from stdin.
+#[test]
+fn lines_decoded_in_parallel_keep_their_order_and_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut input, mut want, mut bad) = (String::new(), String::new(), Vec::new());
+    for no in 1..=120_000u64 {
+        if no % 1013 == 0 {
+            input.push_str("{\"id\":\n");
+            bad.push(no);
+        } else if no % 7 == 0 {
+            // Not canonical: parsed, then written compact.
+            input.push_str(&format!("{{ \"id\" : {no} }}\n"));
+            want.push_str(&format!("{{\"id\":{no}}}\n"));
+        } else if no % 5000 == 0 {
+            // Blank lines are skipped, like jq.
+            input.push('\n');
+        } else {
+            input.push_str(&format!("{{\"id\":{no}}}\n"));
+            want.push_str(&format!("{{\"id\":{no}}}\n"));
+        }
+    }
+    let path = write(dir.path(), "in.jsonl", &input);
+    let out_path = dir.path().join("out.jsonl");
+    let err_path = dir.path().join("errors.jsonl");
+    run_ok(
+        dir.path(),
+        &format!(
+            r#"
+[sources.in]
+type = "file"
+path = {}
+
+[sinks.out]
+type = "file"
+inputs = ["in"]
+path = {}
+ordered = true
+
+[sinks.errs]
+type = "file"
+inputs = ["in.errors"]
+path = {}
+ordered = true
+"#,
+            common::toml_path(&path),
+            common::toml_path(&out_path),
+            common::toml_path(&err_path),
+        ),
+    );
+    let got = std::fs::read_to_string(&out_path).unwrap();
+    assert!(got == want, "file: {}", first_difference(&got, &want));
+    let errors = std::fs::read(&err_path).unwrap();
+    let lines: Vec<u64> = common::json_lines(&errors)
+        .iter()
+        .map(|e| common::u64_of(e, "line"))
+        .collect();
+    assert_eq!(
+        lines, bad,
+        "error events, in order, with their line numbers"
+    );
+
+    let out = sluice()
+        .args(["filter", "-w", "2", "."])
+        .write_stdin(input)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let got = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(got == want, "stdin: {}", first_difference(&got, &want));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut reported: Vec<u64> = stderr
+        .lines()
+        .filter_map(|l| {
+            l.split("line ")
+                .nth(1)?
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    reported.sort_unstable();
+    assert_eq!(reported, bad, "stderr: {stderr}");
+}

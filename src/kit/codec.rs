@@ -275,6 +275,29 @@ pub fn decode(
     line_no: u64,
     line: Line<'_>,
 ) -> Option<Result<Event, Event>> {
+    decode_with(codec, stage, line_no, line, Bytes::copy_from_slice)
+}
+
+/// [`decode`] for a line read out of `buf`: the event's text is a slice of
+/// the shared buffer (a reference count), not a copy of its own.
+pub fn decode_shared(
+    codec: Codec,
+    stage: &str,
+    line_no: u64,
+    line: Line<'_>,
+    buf: &Bytes,
+) -> Option<Result<Event, Event>> {
+    decode_with(codec, stage, line_no, line, |b| buf.slice_ref(b))
+}
+
+/// [`decode`], keeping the text of a good line with `keep`.
+fn decode_with(
+    codec: Codec,
+    stage: &str,
+    line_no: u64,
+    line: Line<'_>,
+    keep: impl FnOnce(&[u8]) -> Bytes,
+) -> Option<Result<Event, Event>> {
     let bytes = match line {
         Line::Complete(b) | Line::Last(b) => b,
         Line::TooLong { prefix, len } => {
@@ -311,14 +334,14 @@ pub fn decode(
         // A CRLF line ending is a line ending, not data.
         Codec::Text => {
             let text = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-            let value = Val::utf8_str(Bytes::copy_from_slice(text));
+            let value = Val::utf8_str(keep(text));
             Some(Ok(Event::with_line(value, line_no)))
         }
         Codec::Json => {
             // Most lines are already compact JSON: keep the text, parse later
             // only if a stage needs the value.
             if json::is_canonical(bytes) {
-                return Some(Ok(Event::from_raw(Bytes::copy_from_slice(bytes), line_no)));
+                return Some(Ok(Event::from_raw(keep(bytes), line_no)));
             }
             if text.bytes().all(|b| b.is_ascii_whitespace()) {
                 return None;

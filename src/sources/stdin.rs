@@ -37,23 +37,23 @@ impl StdinConfig {
     /// Reads stdin until EOF or shutdown.
     pub async fn run(self, mut ctx: SourceContext) -> anyhow::Result<()> {
         // Two chunks in the hand-over: enough to keep the reader busy while
-        // a chunk is decoded, bounded so a stalled graph stops the reading.
-        let (tx, rx) = async_channel::bounded::<io::Result<Vec<u8>>>(2);
+        // a chunk is framed, bounded so a stalled graph stops the reading.
+        // Read buffers come back once framed: a fresh 256 KiB buffer per
+        // read is a page-faulting memset of every byte read.
+        let (tx, rx) = async_channel::bounded::<io::Result<(Vec<u8>, usize)>>(2);
+        let (spent, reuse) = std::sync::mpsc::sync_channel::<Vec<u8>>(3);
         // Detached, not awaited: a read that never returns must not hold up
         // the end of the graph (the framing side ends on shutdown instead).
         thread::builder(&format!("{}-read", ctx.name)).spawn(move || {
             let mut stdin = io::stdin().lock();
             loop {
-                let mut buf = vec![0u8; CHUNK];
+                let mut buf = reuse.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
                 let r = match stdin.read(&mut buf) {
-                    Ok(n) => {
-                        buf.truncate(n);
-                        Ok(buf)
-                    }
+                    Ok(n) => Ok((buf, n)),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => Err(e),
                 };
-                let end = !matches!(&r, Ok(b) if !b.is_empty());
+                let end = !matches!(&r, Ok((_, n)) if *n > 0);
                 if tx.send_blocking(r).is_err() || end {
                     return;
                 }
@@ -66,9 +66,11 @@ impl StdinConfig {
         thread::run(name, move || {
             let input = Chunks {
                 rx,
+                spent,
                 shutdown: ctx.shutdown.clone(),
                 handle: handle.clone(),
                 current: Vec::new(),
+                len: 0,
                 pos: 0,
             };
             let mut stream = lines::Stream {
@@ -93,16 +95,20 @@ impl StdinConfig {
 
 /// `Read` over the chunks the reader thread sends; shutdown reads as EOF.
 struct Chunks {
-    rx: async_channel::Receiver<io::Result<Vec<u8>>>,
+    rx: async_channel::Receiver<io::Result<(Vec<u8>, usize)>>,
+    /// Framed buffers going back to the reader thread.
+    spent: std::sync::mpsc::SyncSender<Vec<u8>>,
     shutdown: Shutdown,
     handle: tokio::runtime::Handle,
     current: Vec<u8>,
+    /// Bytes of `current` that were read.
+    len: usize,
     pos: usize,
 }
 
 impl Read for Chunks {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.current.len() {
+        if self.pos == self.len {
             let mut shutdown = self.shutdown.clone();
             let next = self.handle.block_on(async {
                 tokio::select! {
@@ -113,12 +119,17 @@ impl Read for Chunks {
             match next {
                 None => return Ok(0),
                 Some(chunk) => {
-                    self.current = chunk?;
-                    self.pos = 0;
+                    let (buf, len) = chunk?;
+                    let done = std::mem::replace(&mut self.current, buf);
+                    if !done.is_empty() {
+                        // Full: the reader allocates a new one.
+                        let _ = self.spent.try_send(done);
+                    }
+                    (self.len, self.pos) = (len, 0);
                 }
             }
         }
-        let n = out.len().min(self.current.len() - self.pos);
+        let n = out.len().min(self.len - self.pos);
         out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)

@@ -1,6 +1,6 @@
-//! The read loop shared by line-oriented sources (`stdin`, `file`): frame,
-//! decode, batch, send. It runs on a blocking thread and blocks on the send,
-//! so a full edge stops the reading.
+//! The read loop shared by line-oriented sources (`stdin`, `file`): frame
+//! and batch here, decode and send in `decoder.rs`. It runs on a blocking
+//! thread and blocks on the hand-over, so a full edge stops the reading.
 //!
 //! With acknowledgements, every batch carries an [`Ack`] recording where in
 //! the input it ends (byte offset and line count), so the source can commit
@@ -11,10 +11,12 @@ use std::io::Read;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::kit::ack::{Ack, AckData, AckToken};
-use crate::kit::codec::{Codec, Line, LineReader, decode};
+use crate::kit::codec::{Codec, Line, LineReader};
 use crate::kit::edge::Closed;
-use crate::kit::event::Event;
 use crate::sources::SourceContext;
+
+mod decoder;
+use decoder::{Decoder, RawBatch};
 
 /// Where a reader stands in one input.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,13 +47,11 @@ pub struct Stream<'a> {
     pub acker: Option<&'a mut Acker>,
 }
 
-/// The batch being filled, and how lines become events.
+/// The batch being framed, and the decoder it goes to.
 struct Pending<'s, 'a> {
-    good: Vec<Event>,
-    bad: Vec<Event>,
+    raw: RawBatch,
     stream: &'s mut Stream<'a>,
-    codec: Codec,
-    name: String,
+    decoder: Decoder,
     /// Largest batch.
     capacity: usize,
     /// Nothing downstream is left: further lines are ignored.
@@ -59,74 +59,53 @@ struct Pending<'s, 'a> {
 }
 
 impl<'s, 'a> Pending<'s, 'a> {
-    fn new(ctx: &SourceContext, codec: Codec, stream: &'s mut Stream<'a>) -> Self {
+    fn new(
+        ctx: &SourceContext,
+        codec: Codec,
+        handle: &tokio::runtime::Handle,
+        stream: &'s mut Stream<'a>,
+    ) -> Self {
         Pending {
-            good: Vec::with_capacity(ctx.batch_events),
-            bad: Vec::new(),
+            raw: RawBatch::default(),
             stream,
-            codec,
-            name: ctx.name.clone(),
+            decoder: Decoder::new(ctx, codec, handle),
             capacity: ctx.batch_events,
             closed: false,
         }
     }
 
-    /// Takes one framed line; sends the batch once it is full.
-    fn take(
-        &mut self,
-        no: u64,
-        line: Line<'_>,
-        ctx: &mut SourceContext,
-        handle: &tokio::runtime::Handle,
-    ) {
+    /// Takes one framed line; hands the batch on once it is full.
+    fn take(&mut self, no: u64, line: Line<'_>) {
         if self.closed {
             return;
         }
-        self.push(no, line);
-        if self.len() >= self.capacity {
-            self.flush(ctx, handle);
-        }
-    }
-
-    /// Sends what is pending; false once nothing downstream is left.
-    fn flush(&mut self, ctx: &mut SourceContext, handle: &tokio::runtime::Handle) -> bool {
-        if !self.closed {
-            self.closed = self.send(ctx, handle).is_err();
-        }
-        !self.closed
-    }
-
-    fn push(&mut self, no: u64, line: Line<'_>) {
         let len = match line {
             Line::Complete(b) => b.len() as u64 + 1,
             Line::Last(b) => b.len() as u64,
             Line::TooLong { len, .. } => len as u64 + 1,
         };
-        match decode(self.codec, &self.name, no, line) {
-            Some(Ok(e)) => self.good.push(e),
-            Some(Err(e)) => self.bad.push(e),
-            None => {}
-        }
+        self.raw.push(no, line);
         self.stream.position.offset += len;
         self.stream.position.line = no;
-    }
-
-    fn len(&self) -> usize {
-        self.good.len() + self.bad.len()
-    }
-
-    /// Sends what is pending, if anything, with its acknowledgement handle.
-    fn send(
-        &mut self,
-        ctx: &mut SourceContext,
-        handle: &tokio::runtime::Handle,
-    ) -> Result<(), Closed> {
-        if self.good.is_empty() && self.bad.is_empty() {
-            return Ok(());
+        if self.raw.len() >= self.capacity {
+            self.flush();
         }
-        let mut good = std::mem::replace(&mut self.good, Vec::with_capacity(self.capacity));
-        let mut bad = std::mem::take(&mut self.bad);
-        if let Some(acker) = self.stream.acker.as_deref_mut() {
+    }
+
+    /// Hands on what is pending; false once nothing downstream is left.
+    fn flush(&mut self) -> bool {
+        if !self.closed && !self.raw.is_empty() {
+            self.closed = self.send().is_err();
+        }
+        !self.closed
+    }
+
+    /// Hands the pending batch to the decoder with its acknowledgement
+    /// handle, which records where in the input the batch ends.
+    fn send(&mut self) -> Result<(), Closed> {
+        let next = RawBatch::sized_like(&self.raw);
+        let raw = std::mem::replace(&mut self.raw, next);
+        let ack = self.stream.acker.as_deref_mut().map(|acker| {
             let p = self.stream.position;
             let ack = Ack::new(
                 acker.seq,
@@ -138,11 +117,16 @@ impl<'s, 'a> Pending<'s, 'a> {
                 &acker.tx,
             );
             acker.seq += 1;
-            for e in good.iter_mut().chain(bad.iter_mut()) {
-                e.ack = Some(ack.clone());
-            }
-        }
-        handle.block_on(ctx.emit_on(self.stream.origin, good, bad))
+            ack
+        });
+        self.decoder.dispatch(self.stream.origin, raw, ack)
+    }
+
+    /// Hands on what is pending and waits until all of it was sent.
+    fn finish(&mut self) -> Result<(), Closed> {
+        let flushed = self.flush();
+        let sent = self.decoder.finish();
+        if flushed { sent } else { Err(Closed) }
     }
 }
 
@@ -159,17 +143,17 @@ pub fn pump(
 ) -> std::io::Result<Result<(), Closed>> {
     let mut reader = LineReader::new(input, max_line);
     reader.set_next_line(stream.position.line + 1);
-    let mut pending = Pending::new(ctx, codec, stream);
+    let mut pending = Pending::new(ctx, codec, handle, stream);
     let mut last_bytes = 0;
     loop {
-        let more = reader.read_chunk(|no, line| pending.take(no, line, ctx, handle))?;
+        let more = reader.read_chunk(|no, line| pending.take(no, line))?;
         ctx.add_bytes(reader.bytes_read - last_bytes);
         last_bytes = reader.bytes_read;
-        if !pending.flush(ctx, handle) {
-            return Ok(Err(Closed));
+        if !pending.flush() {
+            return Ok(pending.finish());
         }
         if !more || ctx.shutdown.is_shutdown() {
-            return Ok(Ok(()));
+            return Ok(pending.finish());
         }
     }
 }
@@ -200,43 +184,39 @@ pub fn follow(
 ) -> std::io::Result<(Result<(), Closed>, Idle)> {
     let mut reader = LineReader::new(input, max_line);
     reader.set_next_line(stream.position.line + 1);
-    let mut pending = Pending::new(ctx, codec, stream);
+    let mut pending = Pending::new(ctx, codec, handle, stream);
     loop {
-        let n = reader.read_more(|no, line| pending.take(no, line, ctx, handle))?;
+        let n = reader.read_more(|no, line| pending.take(no, line))?;
         ctx.add_bytes(n as u64);
-        if !pending.flush(ctx, handle) {
-            return Ok((Err(Closed), Idle::Stop));
+        if !pending.flush() {
+            return Ok((pending.finish(), Idle::Stop));
         }
         if n > 0 {
             // A file that grows faster than it is read never reaches its
             // end: without this, a stop (SIGTERM, a reload) would wait
             // for the writer to pause.
             if ctx.shutdown.is_shutdown() {
-                return Ok((Ok(()), Idle::Stop));
+                return Ok((pending.finish(), Idle::Stop));
             }
             continue;
         }
+        // What was handed on is sent meanwhile, by the decoder's sender.
         match idle(pending.stream.position.offset) {
             Idle::Wait => {}
             Idle::Rotated => {
                 // Whatever reached the old file before it was renamed away
                 // is still read, then its unterminated last line.
                 loop {
-                    let n = reader.read_more(|no, line| pending.take(no, line, ctx, handle))?;
+                    let n = reader.read_more(|no, line| pending.take(no, line))?;
                     if n == 0 {
                         break;
                     }
                     ctx.add_bytes(n as u64);
                 }
-                reader.finish(|no, line| pending.take(no, line, ctx, handle));
-                let sent = if pending.flush(ctx, handle) {
-                    Ok(())
-                } else {
-                    Err(Closed)
-                };
-                return Ok((sent, Idle::Rotated));
+                reader.finish(|no, line| pending.take(no, line));
+                return Ok((pending.finish(), Idle::Rotated));
             }
-            other => return Ok((Ok(()), other)),
+            other => return Ok((pending.finish(), other)),
         }
     }
 }
