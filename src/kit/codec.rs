@@ -322,6 +322,11 @@ fn decode_with(
         Codec::Text if line_no == 1 => bytes.strip_prefix(BOM).unwrap_or(bytes),
         Codec::Text => bytes,
     };
+    // Most lines are already compact JSON: keep the text, parse later only
+    // if a stage needs the value. (Canonical text is valid UTF-8.)
+    if codec == Codec::Json && json::is_canonical(bytes) {
+        return Some(Ok(Event::from_raw(keep(bytes), line_no)));
+    }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -338,11 +343,6 @@ fn decode_with(
             Some(Ok(Event::with_line(value, line_no)))
         }
         Codec::Json => {
-            // Most lines are already compact JSON: keep the text, parse later
-            // only if a stage needs the value.
-            if json::is_canonical(bytes) {
-                return Some(Ok(Event::from_raw(keep(bytes), line_no)));
-            }
             if text.bytes().all(|b| b.is_ascii_whitespace()) {
                 return None;
             }

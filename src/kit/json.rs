@@ -28,10 +28,11 @@ const MAX_DEPTH: usize = MAX_NESTING;
 /// the slow path.
 const MAX_KEYS: usize = 64;
 
-/// Whether `c` ends a run of string content that is copied as it is: the
-/// quote, the backslash, and what the writer escapes (controls, DEL).
+/// Whether `c` ends a run of plain ASCII string content: the quote, the
+/// backslash, what the writer escapes (controls, DEL), and the bytes of
+/// multi-byte UTF-8 characters (the string is then checked as UTF-8).
 fn is_special(c: u8) -> bool {
-    matches!(c, b'"' | b'\\' | 0x00..=0x1f | 0x7f)
+    matches!(c, b'"' | b'\\' | 0x00..=0x1f | 0x7f..=0xff)
 }
 
 /// The length of a key's text and up to its first seven bytes after the
@@ -62,7 +63,8 @@ fn plain_run(s: &[u8]) -> usize {
         let hits = (zero(w ^ (LO * u64::from(b'"')))
             | zero(w ^ (LO * u64::from(b'\\')))
             | zero(w ^ (LO * 0x7f))
-            | (w.wrapping_sub(LO * 0x20) & !w))
+            | (w.wrapping_sub(LO * 0x20) & !w)
+            | w)
             & HI;
         if hits != 0 {
             return i + (hits.trailing_zeros() / 8) as usize;
@@ -131,19 +133,40 @@ pub fn parse_limited(s: &[u8]) -> Result<jaq_json::Val, String> {
     jaq_json::read::parse_single(s).map_err(|e| format!("invalid JSON: {e}"))
 }
 
-/// True when `s` (valid UTF-8) is one JSON value written exactly as
-/// `jaq_json`'s compact writer would write it again.
+/// True when `s` is one JSON value written exactly as `jaq_json`'s compact
+/// writer would write it again. Canonical text is valid UTF-8 (the scanner
+/// checks the strings; everything else must be ASCII), so a caller need
+/// not check it first.
 pub fn is_canonical(s: &[u8]) -> bool {
-    let mut sc = Scanner { s, i: 0 };
-    sc.value(0) && sc.i == s.len()
+    KEYS.with_borrow_mut(|keys| {
+        keys.clear();
+        let mut sc = Scanner {
+            s,
+            i: 0,
+            keys: Some(keys),
+        };
+        sc.value(0) && sc.i == s.len()
+    })
 }
 
-struct Scanner<'a> {
+/// A key seen in an object being checked: its span and [`key_tag`].
+type SeenKey = (usize, usize, u64);
+
+thread_local! {
+    /// The keys of the objects being checked, innermost last: one buffer per
+    /// thread, reused, so checking a line allocates and clears nothing.
+    static KEYS: std::cell::RefCell<Vec<SeenKey>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+struct Scanner<'a, 'k> {
     s: &'a [u8],
     i: usize,
+    /// Where duplicate keys are looked for; `None` when skipping text
+    /// already known to be canonical.
+    keys: Option<&'k mut Vec<SeenKey>>,
 }
 
-impl Scanner<'_> {
+impl Scanner<'_, '_> {
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
     }
@@ -179,26 +202,38 @@ impl Scanner<'_> {
             self.i += 1;
             return true;
         }
-        // (start, end, tag): the tag (length and first bytes) settles most
-        // comparisons without touching the text.
-        let mut keys: [(usize, usize, u64); MAX_KEYS] = [(0, 0, 0); MAX_KEYS];
-        let mut n = 0;
+        // This object's keys follow those of the objects it is inside.
+        let base = self.keys.as_ref().map_or(0, |k| k.len());
+        let ok = self.members(depth, base);
+        if let Some(keys) = self.keys.as_mut() {
+            keys.truncate(base);
+        }
+        ok
+    }
+
+    /// The members of an object after its `{`, through its `}`; its keys
+    /// are recorded from `base` on.
+    fn members(&mut self, depth: usize, base: usize) -> bool {
         loop {
             let start = self.i;
             if self.peek() != Some(b'"') || !self.string() {
                 return false;
             }
-            let key = &self.s[start..self.i];
-            let tag = key_tag(key);
-            if n == MAX_KEYS
-                || keys[..n]
-                    .iter()
-                    .any(|&(a, b, t)| t == tag && &self.s[a..b] == key)
-            {
-                return false;
+            if let Some(keys) = self.keys.as_mut() {
+                let key = &self.s[start..self.i];
+                // The tag (length and first bytes) settles most comparisons
+                // without touching the text.
+                let tag = key_tag(key);
+                let seen = &keys[base..];
+                if seen.len() == MAX_KEYS
+                    || seen
+                        .iter()
+                        .any(|&(a, b, t)| t == tag && &self.s[a..b] == key)
+                {
+                    return false;
+                }
+                keys.push((start, self.i, tag));
             }
-            keys[n] = (start, self.i, tag);
-            n += 1;
             if self.peek() != Some(b':') {
                 return false;
             }
@@ -241,16 +276,23 @@ impl Scanner<'_> {
         }
     }
 
-    /// A string whose escapes are exactly those the writer produces.
+    /// A string whose escapes are exactly those the writer produces, in
+    /// valid UTF-8.
     fn string(&mut self) -> bool {
         self.i += 1;
         let s = self.s;
+        let from = self.i;
+        let mut ascii = true;
         loop {
             self.i += plain_run(&s[self.i.min(s.len())..]);
             match s.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
-                    return true;
+                    return ascii || std::str::from_utf8(&s[from..self.i - 1]).is_ok();
+                }
+                Some(0x80..=0xff) => {
+                    ascii = false;
+                    self.i += 1;
                 }
                 Some(b'\\') => {
                     match s.get(self.i + 1) {
@@ -372,7 +414,11 @@ pub fn kind(v: &[u8]) -> Kind {
 /// absent. `key` is compared with the raw key text, so it must contain no
 /// character that needs escaping.
 pub fn get<'a>(obj: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    let mut sc = Scanner { s: obj, i: 1 };
+    let mut sc = Scanner {
+        s: obj,
+        i: 1,
+        keys: None,
+    };
     if obj.get(1) == Some(&b'}') {
         return None;
     }
@@ -402,6 +448,7 @@ mod tests {
         for ok in [
             r#"{"a":1,"b":[true,false,null],"c":{"d":"x\"y\\z\n"},"e":-1.5e3}"#,
             r#""é\u001f\u007f""#,
+            "\"日本語 ü 🎉\"",
             "[]",
             "{}",
             "0",
@@ -430,6 +477,18 @@ mod tests {
             "\"\x7f\"",
         ] {
             assert!(!is_canonical(no.as_bytes()), "{no}");
+        }
+        // Not UTF-8: a lone continuation byte, a truncated sequence, an
+        // overlong form, a surrogate, bytes outside strings.
+        for no in [
+            &b"\"\x80\""[..],
+            b"\"\xc3\"",
+            b"\"\xc0\xaf\"",
+            b"\"\xed\xa0\x80\"",
+            b"{\"a\":\"\xff\"}",
+            b"[1,\xc3\xa9]",
+        ] {
+            assert!(!is_canonical(no), "{no:?}");
         }
     }
 
@@ -469,8 +528,7 @@ mod tests {
     fn plain_runs_stop_at_the_first_special_byte() {
         let naive = |s: &[u8]| s.iter().position(|&c| is_special(c)).unwrap_or(s.len());
         // Every special byte (and neighbours of the SWAR thresholds) at
-        // every position of words of several lengths, after plain bytes
-        // including UTF-8 and high bytes.
+        // every position of words of several lengths, after plain bytes.
         let plain = b"ab\xc3\xa9~ !#\x80\xff\x7e\x21\x5b\x5d";
         let plain: Vec<u8> = plain.iter().copied().filter(|c| !is_special(*c)).collect();
         for len in 0..24 {

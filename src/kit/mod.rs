@@ -13,7 +13,8 @@
 //!   event count and live copies for `sluice tap`), [`source_outputs`] (a
 //!   source's outputs across reloads), [`turns`] (expanding workers take
 //!   turns before an ordered sink), [`shutdown`] (the stop signal),
-//!   [`thread`] (long-lived loops on graph-owned threads), [`failure`]
+//!   [`thread`] (long-lived loops on graph-owned threads), [`pool`] (one
+//!   thread per core for short CPU jobs such as decoding), [`failure`]
 //!   (a task that ends early fails what it held).
 //! - Settings: [`duration`] (`"250ms"`), [`limits`] (bounds every config
 //!   value is checked against), [`retry`] (retry policy and backoff),
@@ -48,6 +49,7 @@ pub mod json;
 pub mod latency;
 pub mod limits;
 pub mod net;
+pub mod pool;
 pub mod progress;
 pub mod redact;
 pub mod retry;

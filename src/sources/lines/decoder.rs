@@ -5,7 +5,7 @@
 //! canonical JSON costs several times what finding its newline does. Now
 //! the reader only frames lines into a [`RawBatch`] (their bytes copied
 //! one after another into one buffer) and hands it here: it is decoded on
-//! tokio's blocking pool, several batches at once, and a sender task
+//! the shared [`pool`](crate::kit::pool), several batches at once, and a sender task
 //! emits the decoded batches strictly in the order they were handed
 //! over, so sequence numbers, acknowledgements and ordered sinks see
 //! exactly what a serial reader would have sent. Events keep their text
@@ -19,13 +19,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::kit::ack::Ack;
 use crate::kit::codec::{Codec, Line, decode_shared};
 use crate::kit::edge::Closed;
 use crate::kit::event::Event;
+use crate::kit::pool;
 use crate::sources::SourceContext;
 
 /// Batches of fewer lines are decoded on the reading thread: a trickle (a
@@ -120,7 +121,7 @@ impl RawBatch {
 /// A batch on its way: decoded already, or being decoded.
 enum Job {
     Ready(u64, Decoded),
-    Later(u64, JoinHandle<Decoded>),
+    Later(u64, oneshot::Receiver<pool::Outcome<Decoded>>),
 }
 
 /// Decodes batches in parallel and sends them in order (see the module doc).
@@ -142,10 +143,11 @@ impl Decoder {
                 let (origin, (good, bad)) = match job {
                     Job::Ready(origin, decoded) => (origin, decoded),
                     Job::Later(origin, decoding) => match decoding.await {
-                        Ok(decoded) => (origin, decoded),
+                        Ok(Ok(decoded)) => (origin, decoded),
                         // A bug in decoding: the reader's thread re-raises
                         // it (see `finish`), where panics are reported.
-                        Err(e) => std::panic::resume_unwind(e.into_panic()),
+                        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                        Err(_) => return Err(Closed),
                     },
                 };
                 out.emit_on(origin, good, bad).await?;
@@ -172,9 +174,7 @@ impl Decoder {
             Job::Ready(origin, raw.decode(self.codec, &self.stage, ack.as_ref()))
         } else {
             let (codec, stage) = (self.codec, self.stage.clone());
-            let decoding = self
-                .handle
-                .spawn_blocking(move || raw.decode(codec, &stage, ack.as_ref()));
+            let decoding = pool::submit(move || raw.decode(codec, &stage, ack.as_ref()));
             Job::Later(origin, decoding)
         };
         self.handle.block_on(queue.send(job)).map_err(|_| Closed)
