@@ -11,6 +11,8 @@
 #   ROUNDS        rounds of every command [5]
 #   SIZE          JSON events in the generated data set [1000000, ~176.7 MB]
 #   APACHE_LINES  lines of the repeated Apache error log [600000, ~51 MB]
+#   HDFS_LINES    lines of the repeated Hadoop HDFS log [600000, ~86 MB]
+#   BIG_SIZE      events of the memory scenario's large input [5000000, ~883 MB]
 #   GEN_COUNT     events of the engine-overhead `generate` source [5000000]
 #   SCALE_SIZE    events of the CPU-bound scaling scenario [40000]
 #   SEED          seed of the generated data set [3]
@@ -18,7 +20,7 @@
 #   SLUICE        a sluice binary to use instead of building one
 #   TIMEOUT       seconds one command may run [300]
 #   ONLY          space-separated scenario ids to run (filter identity text
-#                 regex engine scaling) [all]
+#                 regex hdfs engine scaling memory) [all]
 #   QUIET_WAIT    before each round, wait up to this many seconds for the CPUs
 #                 to be >= 80% idle (a shared machine) [0: do not wait]
 #
@@ -31,12 +33,14 @@ ROOT=$PWD
 ROUNDS=${ROUNDS:-5}
 SIZE=${SIZE:-1000000}
 APACHE_LINES=${APACHE_LINES:-600000}
+HDFS_LINES=${HDFS_LINES:-600000}
+BIG_SIZE=${BIG_SIZE:-5000000}
 GEN_COUNT=${GEN_COUNT:-5000000}
 SCALE_SIZE=${SCALE_SIZE:-40000}
 SEED=${SEED:-3}
 WORK=${WORK:-${TMPDIR:-/tmp}/sluice-e2e}
 TIMEOUT=${TIMEOUT:-300}
-ONLY=${ONLY:-filter identity text regex engine scaling}
+ONLY=${ONLY:-filter identity text regex hdfs engine scaling memory}
 QUIET_WAIT=${QUIET_WAIT:-0}
 
 log() { echo "[e2e] $*" >&2; }
@@ -90,9 +94,10 @@ EVENTS="$WORK/events-$SIZE-s$SEED.jsonl"
 APACHE="$WORK/apache-$APACHE_LINES.log"
 SCALE_IN="$WORK/scale-$SCALE_SIZE-s$SEED.jsonl"
 
-if [[ ! -s "$EVENTS" ]]; then
-    log "generating $EVENTS ($SIZE events, seed $SEED)"
-    python3 - "$EVENTS.tmp" "$SIZE" "$SEED" <<'PY'
+# generate_events FILE COUNT: the e2e data set (seed $SEED).
+generate_events() {
+    log "generating $1 ($2 events, seed $SEED)"
+    python3 - "$1.tmp" "$2" "$SEED" <<'PY'
 import random, sys
 path, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rnd = random.Random(seed)
@@ -123,8 +128,9 @@ with open(path, "w") as f:
             f.write("".join(out)); out.clear()
     f.write("".join(out))
 PY
-    mv "$EVENTS.tmp" "$EVENTS"
-fi
+    mv "$1.tmp" "$1"
+}
+[[ -s "$EVENTS" ]] || generate_events "$EVENTS" "$SIZE"
 if [[ ! -s "$APACHE" ]]; then
     log "generating $APACHE ($APACHE_LINES lines of Apache_2k.log, LF endings)"
     python3 - "$ROOT/tests/data/loghub/Apache_2k.log" "$APACHE.tmp" "$APACHE_LINES" <<'PY'
@@ -136,6 +142,25 @@ with open(path, "w") as f:
         f.write("".join(lines[: min(len(lines), n - i)]))
 PY
     mv "$APACHE.tmp" "$APACHE"
+fi
+HDFS="$WORK/hdfs-$HDFS_LINES.log"
+if wants hdfs && [[ ! -s "$HDFS" ]]; then
+    log "generating $HDFS ($HDFS_LINES lines of HDFS_2k.log)"
+    python3 - "$ROOT/tests/data/loghub/HDFS_2k.log" "$HDFS.tmp" "$HDFS_LINES" <<'PY'
+import sys
+src, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+lines = [l.rstrip("\r\n") + "\n" for l in open(src, newline="")]
+with open(path, "w") as f:
+    for i in range(0, n, len(lines)):
+        f.write("".join(lines[: min(len(lines), n - i)]))
+PY
+    mv "$HDFS.tmp" "$HDFS"
+fi
+BIG="$WORK/events-$BIG_SIZE-s$SEED.jsonl"
+SMALL="$WORK/events-100000-s$SEED.jsonl"
+if wants memory; then
+    [[ -s "$BIG" ]] || generate_events "$BIG" "$BIG_SIZE"
+    [[ -s "$SMALL" ]] || head -n 100000 "$BIG" > "$SMALL"
 fi
 if [[ ! -s "$SCALE_IN" ]]; then
     head -n "$SCALE_SIZE" "$EVENTS" > "$SCALE_IN"
@@ -177,6 +202,27 @@ path = "$OUT/regex-sluice"
 ordered = true
 append = false
 EOF
+# Hadoop HDFS in loghub's format: a lazy content group, then `\s*$`.
+HDFS_PATTERN='^(?P<Date>\d{6}) (?P<Time>\d{6}) (?P<Pid>\d+) (?P<Level>\w+) (?P<Component>[^:]+): (?P<Content>.*?)\s*$'
+cat > "$WORK/hdfs.toml" <<EOF
+[sources.in]
+type = "file"
+path = "$HDFS"
+codec = "text"
+
+[transforms.parse]
+type = "parse_regex"
+inputs = ["in"]
+workers = 2
+pattern = '''$HDFS_PATTERN'''
+
+[sinks.out]
+type = "file"
+inputs = ["parse"]
+path = "$OUT/hdfs-sluice"
+ordered = true
+append = false
+EOF
 cat > "$WORK/engine.toml" <<EOF
 [pipeline]
 seed = 1
@@ -199,6 +245,7 @@ EOF
 SELECT='select(.level=="error")'
 CAPTURE='capture("^\\[(?<time>[^\\]]+)\\] \\[(?<level>[a-z]+)\\] (?<content>.*)$")'
 HEAVY='[range(0; 200)] | add'
+HDFS_CAPTURE='capture("^(?<Date>\\d{6}) (?<Time>\\d{6}) (?<Pid>\\d+) (?<Level>\\w+) (?<Component>[^:]+): (?<Content>.*?)\\s*$")'
 
 # ---- measuring ----------------------------------------------------------------
 RESULTS="$WORK/results.tsv"
@@ -245,6 +292,8 @@ flines() { wc -l < "$1" | tr -d ' '; }
 EV_BYTES=$(fsize "$EVENTS"); EV_N=$(flines "$EVENTS")
 AP_BYTES=$(fsize "$APACHE"); AP_N=$(flines "$APACHE")
 SC_BYTES=$(fsize "$SCALE_IN"); SC_N=$(flines "$SCALE_IN")
+HD_BYTES=0; HD_N=0
+if wants hdfs; then HD_BYTES=$(fsize "$HDFS"); HD_N=$(flines "$HDFS"); fi
 CATCAT=(sh -c 'cat "$1" | cat' sh)
 
 CHECKS="$WORK/checks.txt"
@@ -294,6 +343,18 @@ for round in $(seq 1 "$ROUNDS"); do
             same "regex: sluice filter capture vs jq capture" "$OUT/regex-sluice-jq" "$OUT/regex-jq"
         fi
     fi
+    if wants hdfs; then
+        measure hdfs "cat f | cat" "$round" "$HD_BYTES" "$HD_N" /dev/null "$OUT/cat" "${CATCAT[@]}" "$HDFS"
+        [[ $HAVE_JQ == 1 ]] && measure hdfs "jq -R capture" "$round" "$HD_BYTES" "$HD_N" "$HDFS" "$OUT/hdfs-jq" jq -R -c "$HDFS_CAPTURE"
+        measure hdfs "sluice parse_regex w=2" "$round" "$HD_BYTES" "$HD_N" /dev/null /dev/null "$SLUICE" run -q "$WORK/hdfs.toml"
+        if [[ $round == 1 && $HAVE_JQ == 1 ]]; then
+            same "hdfs: sluice parse_regex vs jq capture" "$OUT/hdfs-sluice" "$OUT/hdfs-jq"
+        fi
+    fi
+    if wants memory; then
+        measure memory "sluice filter -w 2, 100k events" "$round" "$(fsize "$SMALL")" 100000 "$SMALL" /dev/null "$SLUICE" filter -w 2 "$SELECT"
+        measure memory "sluice filter -w 2, $BIG_SIZE events" "$round" "$(fsize "$BIG")" "$BIG_SIZE" "$BIG" /dev/null "$SLUICE" filter -w 2 "$SELECT"
+    fi
     if wants engine; then
         measure engine "sluice generate→jq . w=2→blackhole" "$round" 0 "$GEN_COUNT" /dev/null /dev/null \
             "$SLUICE" run -q "$WORK/engine.toml" --report "$WORK/report.json"
@@ -329,6 +390,8 @@ titles = {
     "regex": "Apache $APACHE_LINES lines → {time, level, content}",
     "engine": "generate $GEN_COUNT → jq \`.\` w=2 → blackhole",
     "scaling": "\`$HEAVY\` on $SCALE_SIZE events",
+    "hdfs": "HDFS $HDFS_LINES lines → 6 fields (lazy content group, then trailing spaces)",
+    "memory": "peak RSS, select on 100k and on $BIG_SIZE events",
 }
 print("| scenario | tool | wall s (median) | MB/s | events/s | peak RSS MiB | CPU % | others' CPU % | × cat | × jq | × jaq |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -391,6 +454,21 @@ target("scaling, w=2 vs w=1", w1 / w2 if w1 and w2 else None, 1.8, "×")
 busy = s(("scaling", "sluice filter -w 2")).get("others")
 if busy is not None and busy > 20:
     print(f"  (other processes used {busy:.0f}% of a CPU meanwhile: the second core was not free)")
+print()
+print("Targets of issue 15:")
+print()
+fcat = s(("filter", "sluice filter -w 2")).get("cat")
+target("filter -w 2, × jq", f.get("jq"), 12, "×")
+target("filter -w 2, share of cat | cat's MB/s", fcat and 100 * fcat, 50, "%")
+icat = s(("identity", "sluice filter -w 2")).get("cat")
+target("filter ., share of cat | cat's MB/s", icat and 100 * icat, 40, "%")
+target("filter -w 2, peak RSS", f.get("rss") and f["rss"] / 1024, 24, " MiB", higher=False)
+small = next((v for k, v in summary.items() if k[0] == "memory" and "100k" in k[1]), {})
+big = next((v for k, v in summary.items() if k[0] == "memory" and "100k" not in k[1]), {})
+if small.get("rss") and big.get("rss"):
+    target("peak RSS, large input vs 100k events", 100 * (big["rss"] / small["rss"] - 1), 10, "%", higher=False)
+hcat = s(("hdfs", "sluice parse_regex w=2")).get("cat")
+target("parse_regex on HDFS, share of cat | cat's MB/s", hcat and 100 * hcat, 15, "%")
 checks = open(sys.argv[2]).read().strip()
 if checks:
     print(); print("Output checks (round 1):"); print(); print(checks)

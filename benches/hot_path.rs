@@ -76,6 +76,41 @@ fn decode(c: &mut Criterion) {
             b.iter(|| codec::decode(codec, "bench", 1, Line::Complete(black_box(line))))
         });
     }
+    // A batch of 1024 lines as the line sources decode it since issue 15:
+    // each event a slice of the batch's one buffer, against a copy (and
+    // an allocation) per line as before.
+    let n = 1024;
+    let shared = bytes::Bytes::from(JSON_LINE.repeat(n));
+    let len = JSON_LINE.len();
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("batch_1024_copy_per_line", |b| {
+        b.iter(|| {
+            let events: Vec<_> = (0..n)
+                .map(|i| {
+                    let line = &shared[i * len..(i + 1) * len];
+                    codec::decode(Codec::Json, "bench", i as u64, Line::Complete(line))
+                })
+                .collect();
+            black_box(events)
+        })
+    });
+    g.bench_function("batch_1024_shared_buffer", |b| {
+        b.iter(|| {
+            let events: Vec<_> = (0..n)
+                .map(|i| {
+                    let line = &shared[i * len..(i + 1) * len];
+                    codec::decode_shared(
+                        Codec::Json,
+                        "bench",
+                        i as u64,
+                        Line::Complete(line),
+                        &shared,
+                    )
+                })
+                .collect();
+            black_box(events)
+        })
+    });
     g.finish();
 }
 
@@ -88,6 +123,17 @@ fn canonical(c: &mut Criterion) {
     });
     g.bench_function("no_spaced", |b| {
         b.iter(|| sluice::kit::json::is_canonical(black_box(JSON_LINE_SPACED)))
+    });
+    // Long strings (a 1 KiB message, some of it UTF-8): the string scan
+    // goes eight bytes at a time.
+    let long = format!(
+        r#"{{"level":"info","message":"{}","note":"{}"}}"#,
+        "request served in 12 ms; ".repeat(40),
+        "déjà vu — ünïcödé ".repeat(8)
+    );
+    g.throughput(Throughput::Bytes(long.len() as u64));
+    g.bench_function("yes_long_strings", |b| {
+        b.iter(|| sluice::kit::json::is_canonical(black_box(long.as_bytes())))
     });
     g.finish();
 }

@@ -67,7 +67,35 @@ pub fn decode(data: &[u8]) {
 
 fn decoded(codec: Codec, no: u64, line: Line<'_>) {
     let too_long = matches!(line, Line::TooLong { .. });
-    match codec::decode(codec, "fuzz", no, line) {
+    // The line sources decode out of one shared buffer: the same outcome.
+    let (bytes, len) = match line {
+        Line::Complete(b) | Line::Last(b) => (b, None),
+        Line::TooLong { prefix, len } => (prefix, Some(len)),
+    };
+    let buf = Bytes::copy_from_slice(bytes);
+    let in_buf = match len {
+        Some(len) => Line::TooLong { prefix: &buf, len },
+        None => Line::Complete(&buf),
+    };
+    let shared = codec::decode_shared(codec, "fuzz", no, in_buf, &buf);
+    let copied = codec::decode(codec, "fuzz", no, line);
+    let text = |d: &Option<Result<Event, Event>>| {
+        d.as_ref().map(|r| {
+            let (ok, e) = match r {
+                Ok(e) => (true, e),
+                Err(e) => (false, e),
+            };
+            let mut out = Vec::new();
+            e.encode(codec, &mut out);
+            (ok, out)
+        })
+    };
+    assert_eq!(
+        text(&shared),
+        text(&copied),
+        "decode_shared differs from decode"
+    );
+    match copied {
         None => {}
         Some(Err(e)) => {
             // An error event is an object that writes and reads back.

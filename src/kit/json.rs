@@ -28,11 +28,10 @@ const MAX_DEPTH: usize = MAX_NESTING;
 /// the slow path.
 const MAX_KEYS: usize = 64;
 
-/// Whether `c` ends a run of plain ASCII string content: the quote, the
-/// backslash, what the writer escapes (controls, DEL), and the bytes of
-/// multi-byte UTF-8 characters (the string is then checked as UTF-8).
+/// Whether `c` ends a run of string content that is copied as it is: the
+/// quote, the backslash, and what the writer escapes (controls, DEL).
 fn is_special(c: u8) -> bool {
-    matches!(c, b'"' | b'\\' | 0x00..=0x1f | 0x7f..=0xff)
+    matches!(c, b'"' | b'\\' | 0x00..=0x1f | 0x7f)
 }
 
 /// The length of a key's text and up to its first seven bytes after the
@@ -45,37 +44,40 @@ fn key_tag(key: &[u8]) -> u64 {
 }
 
 /// Length of the prefix of `s` holding no [`is_special`] byte, eight bytes
-/// at a time (SWAR): strings are most of a log line's bytes, and this was
-/// the first item of the source thread's profile when it went byte by byte.
+/// at a time (SWAR): strings are most of a log line's bytes, and they were
+/// the first item of the source's profile when scanned byte by byte. The
+/// flag says whether a byte >= 0x80 may be among them (the string must
+/// then be checked as UTF-8); it may also count a few bytes past the
+/// prefix, which only asks for a check that passes.
 ///
 /// Each test flags a byte's high bit; borrows only ever flag bytes *above*
 /// a true hit, so the lowest flagged byte is exact.
-fn plain_run(s: &[u8]) -> usize {
+fn plain_run(s: &[u8]) -> (usize, bool) {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(LO) & !x;
-    let mut chunks = s.chunks_exact(8);
-    let mut i = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
+    let (mut i, mut high) = (0, 0u64);
+    while let Some(word) = s.get(i..i + 8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes);
+        high |= w;
         let hits = (zero(w ^ (LO * u64::from(b'"')))
             | zero(w ^ (LO * u64::from(b'\\')))
             | zero(w ^ (LO * 0x7f))
-            | (w.wrapping_sub(LO * 0x20) & !w)
-            | w)
+            | (w.wrapping_sub(LO * 0x20) & !w))
             & HI;
         if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
+            return (i + (hits.trailing_zeros() / 8) as usize, high & HI != 0);
         }
         i += 8;
     }
-    i + chunks
-        .remainder()
+    let tail = &s[i..];
+    let n = tail
         .iter()
         .position(|&c| is_special(c))
-        .unwrap_or(chunks.remainder().len())
+        .unwrap_or(tail.len());
+    (i + n, high & HI != 0 || !tail[..n].is_ascii())
 }
 
 /// Checks, without recursion, that no array or object in `s` is nested
@@ -284,15 +286,13 @@ impl Scanner<'_, '_> {
         let from = self.i;
         let mut ascii = true;
         loop {
-            self.i += plain_run(&s[self.i.min(s.len())..]);
+            let (n, high) = plain_run(&s[self.i.min(s.len())..]);
+            self.i += n;
+            ascii &= !high;
             match s.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
                     return ascii || std::str::from_utf8(&s[from..self.i - 1]).is_ok();
-                }
-                Some(0x80..=0xff) => {
-                    ascii = false;
-                    self.i += 1;
                 }
                 Some(b'\\') => {
                     match s.get(self.i + 1) {
@@ -549,7 +549,10 @@ mod tests {
                     if at < len {
                         s[at] = special;
                     }
-                    assert_eq!(plain_run(&s), naive(&s), "{s:?}");
+                    let (n, high) = plain_run(&s);
+                    assert_eq!(n, naive(&s), "{s:?}");
+                    // High bytes among the first n are never missed.
+                    assert!(high || s[..n].is_ascii(), "{s:?}");
                 }
             }
         }
