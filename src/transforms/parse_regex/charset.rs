@@ -12,16 +12,20 @@ use regex_syntax::hir::ClassUnicode;
 /// A set of characters, built from a `regex-syntax` Unicode class.
 #[derive(Debug, Clone)]
 pub(super) struct CharSet {
-    /// Bit `b` set: ASCII byte `b` is in the set.
-    ascii: u128,
+    /// Per byte value: [`IN`] or [`OUT`] for an ASCII byte; for a byte of a
+    /// non-ASCII character, [`IN`] when every non-ASCII character is in the
+    /// set (a scan need not decode), else [`DECODE`].
+    table: [u8; 256],
     /// The non-ASCII part, as sorted, disjoint inclusive ranges.
     ranges: Box<[(u32, u32)]>,
-    /// Every non-ASCII character is in the set: a scan need not decode.
-    all_non_ascii: bool,
-    /// When `all_non_ascii` and only one to three ASCII bytes are missing:
-    /// those bytes, for `memchr`.
+    /// When every non-ASCII character is in the set and only one to three
+    /// ASCII bytes are not: those bytes, for `memchr`.
     stops: Option<Stops>,
 }
+
+const OUT: u8 = 0;
+const IN: u8 = 1;
+const DECODE: u8 = 2;
 
 /// The ASCII bytes a `memchr` scan stops at.
 #[derive(Debug, Clone, Copy)]
@@ -31,22 +35,38 @@ enum Stops {
     Three(u8, u8, u8),
 }
 
+impl Stops {
+    /// The first index of a stop byte in `hay`. (Tried: eight bytes at a
+    /// time with integer arithmetic before `memchr` on short fields; slower
+    /// in `benches/parse_regex.rs`.)
+    fn find(self, hay: &[u8]) -> Option<usize> {
+        match self {
+            Stops::One(x) => memchr::memchr(x, hay),
+            Stops::Two(x, y) => memchr::memchr2(x, y, hay),
+            Stops::Three(x, y, z) => memchr::memchr3(x, y, z, hay),
+        }
+    }
+}
+
 impl CharSet {
     /// The set of the characters of `class`.
     pub(super) fn new(class: &ClassUnicode) -> CharSet {
-        let mut ascii = 0u128;
+        let mut table = [OUT; 256];
         let mut ranges = Vec::new();
         for r in class.ranges() {
             let (a, b) = (u32::from(r.start()), u32::from(r.end()));
             for c in a..=b.min(0x7f) {
-                ascii |= 1 << c;
+                table[c as usize] = IN;
             }
             if b >= 0x80 {
                 ranges.push((a.max(0x80), b));
             }
         }
         let all_non_ascii = ranges.as_slice() == [(0x80, 0x10ffff)];
-        let missing: Vec<u8> = (0u8..0x80).filter(|&c| ascii >> c & 1 == 0).collect();
+        table[0x80..].fill(if all_non_ascii { IN } else { DECODE });
+        let missing: Vec<u8> = (0u8..0x80)
+            .filter(|&c| table[usize::from(c)] == OUT)
+            .collect();
         let stops = match (all_non_ascii, missing.as_slice()) {
             (true, &[a]) => Some(Stops::One(a)),
             (true, &[a, b]) => Some(Stops::Two(a, b)),
@@ -54,9 +74,8 @@ impl CharSet {
             _ => None,
         };
         CharSet {
-            ascii,
+            table,
             ranges: ranges.into(),
-            all_non_ascii,
             stops,
         }
     }
@@ -64,22 +83,16 @@ impl CharSet {
     /// True when the set holds none of the characters JSON makes us escape
     /// (controls, DEL, `"` and `\`): text made of it is copied as it is.
     pub(super) fn json_plain(&self) -> bool {
-        const ESCAPED: u128 = ((1 << 0x20) - 1) | (1 << b'"') | (1 << b'\\') | (1 << 0x7f);
-        self.ascii & ESCAPED == 0
-    }
-
-    fn has_ascii(&self, b: u8) -> bool {
-        self.ascii >> b & 1 == 1
+        (0u8..0x80)
+            .filter(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+            .all(|b| self.table[usize::from(b)] == OUT)
     }
 
     /// Whether `c` is in the set.
     pub(super) fn contains(&self, c: char) -> bool {
         let c = u32::from(c);
         if c < 0x80 {
-            return self.ascii >> c & 1 == 1;
-        }
-        if self.all_non_ascii {
-            return true;
+            return self.table[c as usize] == IN;
         }
         self.ranges
             .binary_search_by(|&(a, b)| {
@@ -94,39 +107,40 @@ impl CharSet {
             .is_ok()
     }
 
+    /// Whether the character that starts at byte `i` of `s` (before `to`)
+    /// is in the set, and its length.
+    fn decode(&self, s: &str, i: usize, to: usize) -> Option<usize> {
+        match s.get(i..to).and_then(|t| t.chars().next()) {
+            Some(ch) if self.contains(ch) => Some(ch.len_utf8()),
+            _ => None,
+        }
+    }
+
     /// The first position in `from..to` whose character is not in the set,
     /// or `to`. `from` and `to` are character boundaries of `s`.
     pub(super) fn scan(&self, s: &str, from: usize, to: usize) -> usize {
-        let Some(b) = s.as_bytes().get(from..to) else {
+        let Some(b) = s.as_bytes().get(..to) else {
             return from;
         };
         if let Some(stops) = self.stops {
-            let hit = match stops {
-                Stops::One(x) => memchr::memchr(x, b),
-                Stops::Two(x, y) => memchr::memchr2(x, y, b),
-                Stops::Three(x, y, z) => memchr::memchr3(x, y, z, b),
-            };
-            return hit.map_or(to, |i| from + i);
+            let hay = b.get(from..).unwrap_or_default();
+            return stops.find(hay).map_or(to, |i| from + i);
         }
-        let mut i = 0;
+        let mut i = from;
+        // IN for every byte of a non-ASCII character too when they are all
+        // in the set: we then stop only at an ASCII byte or at `to`, both
+        // boundaries.
         while let Some(&c) = b.get(i) {
-            if c < 0x80 {
-                if !self.has_ascii(c) {
-                    break;
-                }
-                i += 1;
-            } else if self.all_non_ascii {
-                // A lead or continuation byte of a character in the set: we
-                // stop only on an ASCII byte or at `to`, both boundaries.
-                i += 1;
-            } else {
-                match s.get(from + i..to).and_then(|t| t.chars().next()) {
-                    Some(ch) if self.contains(ch) => i += ch.len_utf8(),
-                    _ => break,
-                }
+            match self.table[usize::from(c)] {
+                IN => i += 1,
+                DECODE => match self.decode(s, i, to) {
+                    Some(n) => i += n,
+                    None => break,
+                },
+                _ => break,
             }
         }
-        from + i
+        i
     }
 
     /// Like [`scan`](Self::scan) to the end of `s`, but stops after `max`
@@ -135,18 +149,17 @@ impl CharSet {
         let b = s.as_bytes();
         let (mut i, mut n) = (from, 0u64);
         while n < max {
-            match b.get(i) {
-                None => break,
-                Some(&c) if c < 0x80 => {
-                    if !self.has_ascii(c) {
-                        break;
-                    }
-                    i += 1;
+            let Some(&c) = b.get(i) else { break };
+            if c < 0x80 {
+                if self.table[usize::from(c)] != IN {
+                    break;
                 }
-                Some(_) => match s.get(i..).and_then(|t| t.chars().next()) {
-                    Some(ch) if self.contains(ch) => i += ch.len_utf8(),
-                    _ => break,
-                },
+                i += 1;
+            } else {
+                match self.decode(s, i, s.len()) {
+                    Some(len) => i += len,
+                    None => break,
+                }
             }
             n += 1;
         }
@@ -160,17 +173,17 @@ impl CharSet {
         let b = s.as_bytes();
         let mut k = to;
         while k > floor {
-            match b.get(k - 1) {
-                Some(&c) if c < 0x80 => {
-                    if !self.has_ascii(c) {
-                        break;
-                    }
-                    k -= 1;
+            let Some(&c) = b.get(k - 1) else { break };
+            if c < 0x80 {
+                if self.table[usize::from(c)] != IN {
+                    break;
                 }
-                _ => match s.get(floor..k).and_then(|t| t.chars().next_back()) {
+                k -= 1;
+            } else {
+                match s.get(floor..k).and_then(|t| t.chars().next_back()) {
                     Some(ch) if self.contains(ch) => k -= ch.len_utf8(),
                     _ => break,
-                },
+                }
             }
         }
         k
@@ -200,10 +213,38 @@ mod tests {
         }
         assert!(!ws.contains('x') && !ws.contains('\u{200b}'));
         let dot = set(".");
-        assert!(dot.all_non_ascii && matches!(dot.stops, Some(Stops::One(b'\n'))));
+        assert!(matches!(dot.stops, Some(Stops::One(b'\n'))));
+        assert!(dot.contains('\u{10ffff}') && !dot.contains('\n'));
         assert!(!set(r"[^:]").json_plain() && set(r"\d").json_plain());
         let d = set(r"\d");
         assert!(d.contains('٣') && !d.contains('a'));
+    }
+
+    #[test]
+    fn stops_are_found_like_a_byte_search() {
+        for len in (0..80).chain([130, 200]) {
+            for at in (0..len).step_by(3).chain([len]) {
+                for stops in [
+                    Stops::One(b':'),
+                    Stops::Two(b':', b'\n'),
+                    Stops::Three(b']', b':', b'\n'),
+                ] {
+                    let mut hay: Vec<u8> = (0..len).map(|i| b"ab;\x80\xff 9"[i % 7]).collect();
+                    if at < len {
+                        hay[at] = b':';
+                        if at + 2 < len {
+                            hay[at + 2] = b'\n';
+                        }
+                    }
+                    let want = hay.iter().position(|&b| match stops {
+                        Stops::One(x) => b == x,
+                        Stops::Two(x, y) => b == x || b == y,
+                        Stops::Three(x, y, z) => b == x || b == y || b == z,
+                    });
+                    assert_eq!(stops.find(&hay), want, "{len} {at} {stops:?}");
+                }
+            }
+        }
     }
 
     #[test]

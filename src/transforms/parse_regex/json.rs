@@ -9,32 +9,47 @@ const fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f
 }
 
-/// Whether any of the eight bytes of `w` needs an escape (exact: the
-/// classic "has a zero byte" and "has a byte below n" tests report no
-/// false positives for the word as a whole).
-fn word_needs_escape(w: u64) -> bool {
+/// A mask with the high bit set in the bytes of `w` that need an escape,
+/// exact up to its lowest set bit: the classic "has a zero byte" and "has a
+/// byte below n" tests may also flag bytes above a true hit (a borrow), never
+/// below one.
+fn escape_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (below_space
+    below_space
         | has_zero(w ^ (ONES * u64::from(b'"')))
         | has_zero(w ^ (ONES * u64::from(b'\\')))
-        | has_zero(w ^ (ONES * 0x7f)))
-        != 0
+        | has_zero(w ^ (ONES * 0x7f))
+}
+
+/// The eight bytes at `i` as a little-endian word.
+fn word(s: &[u8], i: usize) -> Option<u64> {
+    let chunk: [u8; 8] = s.get(i..i + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
 }
 
 /// The index of the first byte of `s[from..]` that needs an escape, or
 /// `s.len()`.
 fn next_escape(s: &[u8], from: usize) -> usize {
     let mut i = from;
-    while let Some(chunk) = s.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        if word_needs_escape(u64::from_le_bytes(w)) {
-            break;
+    while let Some(w) = word(s, i) {
+        let m = escape_mask(w);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
         }
         i += 8;
+    }
+    // Fewer than eight bytes left: the last word of `s`, shifted so that
+    // they come first and zero bytes (which count as needing an escape)
+    // fill the rest: the lowest hit is then a real one, or `s.len()`.
+    if let Some(last) = s.len().checked_sub(8)
+        && let Some(w) = word(s, last)
+        && i < s.len()
+    {
+        let m = escape_mask(w >> ((i - last) * 8));
+        return (i + (m.trailing_zeros() / 8) as usize).min(s.len());
     }
     while let Some(&b) = s.get(i) {
         if needs_escape(b) {
@@ -48,6 +63,13 @@ fn next_escape(s: &[u8], from: usize) -> usize {
 /// Writes `s` (UTF-8) as a JSON string the way the sink's writer would.
 pub(super) fn write_str(s: &[u8], out: &mut impl BufMut) {
     out.put_u8(b'"');
+    write_escaped(s, out);
+    out.put_u8(b'"');
+}
+
+/// Writes the inside of the JSON string for `s` (UTF-8): [`write_str`]
+/// without the quotes.
+pub(super) fn write_escaped(s: &[u8], out: &mut impl BufMut) {
     let mut last = 0;
     loop {
         let i = next_escape(s, last);
@@ -70,7 +92,6 @@ pub(super) fn write_str(s: &[u8], out: &mut impl BufMut) {
         }
         last = i + 1;
     }
-    out.put_u8(b'"');
 }
 
 #[cfg(test)]
@@ -115,15 +136,38 @@ mod tests {
     }
 
     #[test]
+    fn two_probes_at_every_pair_of_offsets_match_the_reference() {
+        let probes = [0x00, 0x1f, b'"', b'\\', 0x7f, b' ', b'!', b'a'];
+        for len in 0..=20 {
+            for p in 0..len {
+                for q in p..len {
+                    for (&x, &y) in probes
+                        .iter()
+                        .flat_map(|x| probes.iter().map(move |y| (x, y)))
+                    {
+                        let mut s = vec![b'k'; len];
+                        s[p] = x;
+                        s[q] = y;
+                        let mut out = Vec::new();
+                        write_str(&s, &mut out);
+                        assert_eq!(out, reference(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn words_are_judged_exactly() {
         // Bytes just above each threshold, next to ones at it.
         for w in [*b" !#[]~\x7e\x80", *b"\xff\xfe\x80 \x21\x5b\x5d\x7e"] {
-            assert!(!word_needs_escape(u64::from_le_bytes(w)), "{w:?}");
+            assert_eq!(escape_mask(u64::from_le_bytes(w)), 0, "{w:?}");
         }
         for (i, b) in [0x1f, b'"', b'\\', 0x7f, 0].into_iter().enumerate() {
             let mut w = *b"abcdefgh";
             w[(i * 3) % 8] = b;
-            assert!(word_needs_escape(u64::from_le_bytes(w)), "{w:?}");
+            let m = escape_mask(u64::from_le_bytes(w));
+            assert_eq!(m.trailing_zeros() / 8, (i as u32 * 3) % 8, "{w:?}");
         }
         let mut out = Vec::new();
         write_str("a\"b\\c\u{1}\u{7f}é\n".as_bytes(), &mut out);

@@ -51,13 +51,37 @@ pub struct ParseRegexConfig {
 impl ParseRegexConfig {
     /// Compiles the pattern.
     pub fn build(&self) -> anyhow::Result<ParseRegex> {
+        self.build_with(true)
+    }
+
+    /// The stage as it was before plans: the `regex` crate for every
+    /// pattern (`benches/parse_regex.rs` compares the two).
+    #[doc(hidden)]
+    pub fn build_without_plan(&self) -> anyhow::Result<ParseRegex> {
+        self.build_with(false)
+    }
+
+    fn build_with(&self, with_plan: bool) -> anyhow::Result<ParseRegex> {
         let regex = Regex::new(self.pattern.get_ref())?;
         let names: Vec<(usize, String)> = regex
             .capture_names()
             .enumerate()
             .filter_map(|(i, n)| n.map(|n| (i, escape_key(n))))
             .collect();
-        let plan = Plan::new(self.pattern.get_ref(), regex.captures_len());
+        let plan = with_plan
+            .then(|| Plan::new(self.pattern.get_ref(), regex.captures_len()))
+            .flatten();
+        // With a plan every group is set: each field is its prefix (the
+        // previous field's closing quote, a comma, the key, `:"`) and text.
+        let fields = names
+            .iter()
+            .enumerate()
+            .map(|(n, (i, key))| {
+                let sep = if n == 0 { "{" } else { "\"," };
+                let plain = plan.as_ref().is_some_and(|p| p.plain(*i));
+                (*i, format!("{sep}{key}:\"").into_bytes().into(), plain)
+            })
+            .collect();
         // JSON punctuation and keys a line adds to its text.
         let overhead = 2 + names.iter().map(|(_, k)| k.len() + 4).sum::<usize>();
         Ok(ParseRegex {
@@ -65,6 +89,7 @@ impl ParseRegexConfig {
             plan,
             regex,
             names,
+            fields,
             overhead,
             field: self.field.clone().map(Val::from),
         })
@@ -80,6 +105,9 @@ pub struct ParseRegex {
     slots: Vec<usize>,
     /// Group index and its name, already written as a JSON key.
     names: Vec<(usize, String)>,
+    /// Per named group, for the plan: group index, the JSON before its
+    /// text, and whether its text needs no escapes.
+    fields: Vec<(usize, Box<[u8]>, bool)>,
     /// Bytes the output adds to a line's text, less escapes.
     overhead: usize,
     field: Option<Val>,
@@ -130,28 +158,42 @@ impl ParseRegex {
         out: &mut BytesMut,
     ) -> bool {
         let start = out.len();
-        out.put_u8(b'{');
         if let Some(plan) = &self.plan {
             if !plan.run(s, &mut self.slots) {
-                out.truncate(start);
                 return false;
             }
-            for (n, (i, key)) in self.names.iter().enumerate() {
+            let mut complete = true;
+            for (i, prefix, plain) in &self.fields {
+                out.put_slice(prefix);
                 let text = match self.slots.get(2 * i..2 * i + 2) {
                     Some(&[a, b]) => s.get(a..b),
                     _ => None,
                 };
-                put_field(n, key, text, plan.plain(*i), out);
+                match text {
+                    Some(t) if *plain => out.put_slice(t.as_bytes()),
+                    Some(t) => json::write_escaped(t.as_bytes(), out),
+                    None => complete = false,
+                }
             }
-        } else {
-            if self.regex.captures_read(locs, s).is_none() {
-                out.truncate(start);
-                return false;
+            out.put_slice(if self.fields.is_empty() {
+                b"{}"
+            } else {
+                b"\"}"
+            });
+            if complete {
+                return true;
             }
-            for (n, (i, key)) in self.names.iter().enumerate() {
-                let text = locs.get(*i).and_then(|(a, b)| s.get(a..b));
-                put_field(n, key, text, false, out);
-            }
+            // Cannot happen (a plan sets every group on a match); should it,
+            // the regex crate decides.
+            out.truncate(start);
+        }
+        if self.regex.captures_read(locs, s).is_none() {
+            return false;
+        }
+        out.put_u8(b'{');
+        for (n, (i, key)) in self.names.iter().enumerate() {
+            let text = locs.get(*i).and_then(|(a, b)| s.get(a..b));
+            put_field(n, key, text, out);
         }
         out.put_u8(b'}');
         true
@@ -159,19 +201,14 @@ impl ParseRegex {
 }
 
 /// Writes the `n`th field of the output object: `key` (already JSON) and
-/// the group's text, copied as it is when `plain` (no escape possible).
-fn put_field(n: usize, key: &str, text: Option<&str>, plain: bool, out: &mut BytesMut) {
+/// the group's text, or `null` when the group took no part in the match.
+fn put_field(n: usize, key: &str, text: Option<&str>, out: &mut BytesMut) {
     if n > 0 {
         out.put_u8(b',');
     }
     out.put_slice(key.as_bytes());
     out.put_u8(b':');
     match text {
-        Some(t) if plain => {
-            out.put_u8(b'"');
-            out.put_slice(t.as_bytes());
-            out.put_u8(b'"');
-        }
         Some(t) => json::write_str(t.as_bytes(), out),
         None => out.put_slice(b"null"),
     }

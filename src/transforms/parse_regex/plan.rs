@@ -74,8 +74,8 @@ enum Item {
     /// Exactly these bytes (UTF-8).
     Lit(Box<[u8]>),
     /// A run, taking as many characters as it may (the module doc says why
-    /// that is also right for a lazy run).
-    Run(Run),
+    /// that is also right for a lazy run). Boxed: two 256-byte tables.
+    Run(Box<Run>),
     /// Records the position in this slot (a group's start or end).
     Slot(usize),
     /// The end of the text.
@@ -297,12 +297,12 @@ impl Plan {
                             return None;
                         }
                     }
-                    Item::Run(Run {
+                    Item::Run(Box::new(Run {
                         set,
                         min: *min,
                         max: *max,
                         tail,
-                    })
+                    }))
                 }
             };
             items.push(item);
