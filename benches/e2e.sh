@@ -131,9 +131,10 @@ PY
     mv "$1.tmp" "$1"
 }
 [[ -s "$EVENTS" ]] || generate_events "$EVENTS" "$SIZE"
-if [[ ! -s "$APACHE" ]]; then
-    log "generating $APACHE ($APACHE_LINES lines of Apache_2k.log, LF endings)"
-    python3 - "$ROOT/tests/data/loghub/Apache_2k.log" "$APACHE.tmp" "$APACHE_LINES" <<'PY'
+# repeat_log SRC DST N: the first N lines of SRC repeated, LF endings.
+repeat_log() {
+    log "generating $2 ($3 lines of $(basename "$1"), LF endings)"
+    python3 - "$1" "$2.tmp" "$3" <<'PY'
 import sys
 src, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 lines = [l.rstrip("\r\n") + "\n" for l in open(src, newline="")]
@@ -141,20 +142,12 @@ with open(path, "w") as f:
     for i in range(0, n, len(lines)):
         f.write("".join(lines[: min(len(lines), n - i)]))
 PY
-    mv "$APACHE.tmp" "$APACHE"
-fi
+    mv "$2.tmp" "$2"
+}
+[[ -s "$APACHE" ]] || repeat_log "$ROOT/tests/data/loghub/Apache_2k.log" "$APACHE" "$APACHE_LINES"
 HDFS="$WORK/hdfs-$HDFS_LINES.log"
 if wants hdfs && [[ ! -s "$HDFS" ]]; then
-    log "generating $HDFS ($HDFS_LINES lines of HDFS_2k.log)"
-    python3 - "$ROOT/tests/data/loghub/HDFS_2k.log" "$HDFS.tmp" "$HDFS_LINES" <<'PY'
-import sys
-src, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-lines = [l.rstrip("\r\n") + "\n" for l in open(src, newline="")]
-with open(path, "w") as f:
-    for i in range(0, n, len(lines)):
-        f.write("".join(lines[: min(len(lines), n - i)]))
-PY
-    mv "$HDFS.tmp" "$HDFS"
+    repeat_log "$ROOT/tests/data/loghub/HDFS_2k.log" "$HDFS" "$HDFS_LINES"
 fi
 BIG="$WORK/events-$BIG_SIZE-s$SEED.jsonl"
 SMALL="$WORK/events-100000-s$SEED.jsonl"
